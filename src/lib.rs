@@ -1,0 +1,11 @@
+//! The commerce supergraph: five subgraphs and the router in front of them.
+//! `main.rs` is the command line; everything it runs lives here so that the
+//! end-to-end tests start exactly what `cargo run` starts.
+#![recursion_limit = "512"]
+
+pub mod compose;
+pub mod router;
+pub mod seed;
+pub mod subgraphs;
+pub mod supergraph;
+pub mod token;

@@ -1,0 +1,175 @@
+//! `supergraph`: run the commerce supergraph, or one part of it.
+#![recursion_limit = "512"]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use commerce_supergraph::subgraphs::Subgraph;
+use commerce_supergraph::supergraph::{self, Options, Storage};
+use commerce_supergraph::{compose, router, seed, token};
+use kit::JwtVerifier;
+use kit::graph::GraphClient;
+
+#[derive(Parser)]
+#[command(name = "supergraph", version, about = "A GraphQL federation supergraph for headless commerce")]
+struct Cli {
+    /// router-config/: router.yaml, the JWT keys and the storefront operations.
+    #[arg(long, global = true, env = "ROUTER_CONFIG_DIR", default_value_os_t = supergraph::config_dir())]
+    config_dir: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Everything in one process on SQLite: five subgraphs and the router (the default).
+    Dev {
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = 4000)]
+        port: u16,
+    },
+    /// The router alone, configured by router-config/router.yaml; subgraph URLs
+    /// come from PRODUCTS_URL, INVENTORY_URL, CART_URL, ORDERS_URL, REVIEWS_URL.
+    Router,
+    /// One subgraph alone. DATABASE_URL picks SQLite or PostgreSQL.
+    Subgraph {
+        name: Subgraph,
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
+        #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+        host: String,
+        /// Defaults to the subgraph's dev port (4001..4005).
+        #[arg(long, env = "PORT")]
+        port: Option<u16>,
+        /// The router's GraphQL endpoint, for the reads a subgraph makes through it.
+        #[arg(long, env = "ROUTER_URL", default_value = "http://127.0.0.1:4000/graphql")]
+        router_url: String,
+    },
+    /// Writes supergraph.graphql, composed from the five subgraphs.
+    Compose {
+        #[arg(long, default_value = "supergraph.graphql")]
+        out: PathBuf,
+    },
+    /// Fails when composition fails or supergraph.graphql is stale.
+    Check {
+        #[arg(long, default_value = "supergraph.graphql")]
+        path: PathBuf,
+    },
+    /// Seeds the demo catalog into empty products, inventory and reviews databases.
+    Seed {
+        #[arg(long, default_value_t = seed::DEMO_PRODUCTS)]
+        products: usize,
+        #[arg(long, env = "PRODUCTS_DATABASE_URL", default_value = "sqlite://data/products.db?mode=rwc")]
+        products_database_url: String,
+        #[arg(long, env = "INVENTORY_DATABASE_URL", default_value = "sqlite://data/inventory.db?mode=rwc")]
+        inventory_database_url: String,
+        #[arg(long, env = "REVIEWS_DATABASE_URL", default_value = "sqlite://data/reviews.db?mode=rwc")]
+        reviews_database_url: String,
+    },
+    /// Prints a JWT signed with the dev key in router-config/.
+    Token {
+        #[arg(long)]
+        sub: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Repeat for several, e.g. --scope catalog:write --scope inventory:write.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        #[arg(long, default_value = "12h", value_parser = token::parse_ttl)]
+        ttl: std::time::Duration,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Dev { data_dir: "./data".into(), port: 4000 }) {
+        Command::Dev { data_dir, port } => tokio_main(dev(cli.config_dir, data_dir, port)),
+        Command::Router => router::run(&cli.config_dir.join("router.yaml")),
+        Command::Subgraph { name, database_url, host, port, router_url } => {
+            init_logging();
+            let database_url = database_url.unwrap_or_else(|| format!("sqlite://data/{}.db?mode=rwc", name.name()));
+            tokio_main(run_subgraph(cli.config_dir, name, database_url, host, port.unwrap_or(name.default_port()), router_url))
+        }
+        Command::Compose { out } => compose::write(&out),
+        Command::Check { path } => compose::check(&path),
+        Command::Seed { products, products_database_url, inventory_database_url, reviews_database_url } => {
+            tokio_main(async move {
+                std::fs::create_dir_all("data")?;
+                let targets = (
+                    Subgraph::Products.connect(&products_database_url).await?,
+                    Subgraph::Inventory.connect(&inventory_database_url).await?,
+                    Subgraph::Reviews.connect(&reviews_database_url).await?,
+                );
+                let added = seed::seed(
+                    &seed::SeedTargets { products: &targets.0, inventory: &targets.1, reviews: &targets.2 },
+                    products,
+                )
+                .await?;
+                println!("seeded {added} products (0 means the catalog was not empty)");
+                Ok(())
+            })
+        }
+        Command::Token { sub, name, scopes, ttl } => {
+            let request = token::TokenRequest { subject: &sub, name: name.as_deref(), scopes: &scopes, ttl };
+            println!("{}", token::mint(&cli.config_dir.join("dev-signing-key.pem"), &request)?);
+            Ok(())
+        }
+    }
+}
+
+fn tokio_main(future: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Runtime::new()?.block_on(future)
+}
+
+/// Logging for processes without the router (the router installs its own).
+fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+}
+
+async fn dev(config_dir: PathBuf, data_dir: PathBuf, port: u16) -> anyhow::Result<()> {
+    let running = supergraph::start(Options {
+        storage: Storage::Sqlite(data_dir.clone()),
+        router_port: port,
+        fixed_ports: true,
+        seed_products: Some(seed::DEMO_PRODUCTS),
+        work_dir: data_dir,
+        config_dir: config_dir.clone(),
+        log_level: "info".into(),
+    })
+    .await?;
+    let customer = token::TokenRequest { subject: "customer-1", name: Some("Dev Customer"), scopes: &[], ttl: std::time::Duration::from_secs(7 * 86_400) };
+    let token = token::mint(&config_dir.join("dev-signing-key.pem"), &customer)?;
+    println!("\nThe commerce supergraph is up.");
+    println!("  playground and GraphQL endpoint: {}/graphql", running.router_url);
+    for subgraph in Subgraph::ALL {
+        println!("  subgraph {:<9} {}", subgraph.name(), running.subgraphs[&subgraph].url);
+    }
+    println!("\nA customer token (7 days), for the Authorization header as `Bearer <token>`:\n{token}\n");
+    println!("Ctrl-C stops everything.");
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    running.stop().await
+}
+
+async fn run_subgraph(
+    config_dir: PathBuf,
+    subgraph: Subgraph,
+    database_url: String,
+    host: String,
+    port: u16,
+    router_url: String,
+) -> anyhow::Result<()> {
+    let verifier = Arc::new(JwtVerifier::from_jwks_file(&config_dir.join("jwks.json"))?);
+    let db = subgraph.connect(&database_url).await?;
+    let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
+    tracing::info!(subgraph = subgraph.name(), address = %listener.local_addr()?, database = %kit::db::redact(&database_url), "serving");
+    let app = subgraph.app(db, verifier, GraphClient::new(router_url));
+    kit::server::serve(listener, app, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}

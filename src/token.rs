@@ -1,0 +1,52 @@
+//! Dev tokens, signed with the dev key kept in router-config/. Production
+//! tokens come from the shop's identity provider; its public keys replace
+//! router-config/jwks.json.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use kit::auth::{AUDIENCE, Claims, ISSUER};
+
+/// The key id published in router-config/jwks.json.
+const DEV_KEY_ID: &str = "dev-2026";
+
+pub struct TokenRequest<'a> {
+    pub subject: &'a str,
+    pub name: Option<&'a str>,
+    pub scopes: &'a [String],
+    pub ttl: Duration,
+}
+
+pub fn mint(signing_key: &Path, request: &TokenRequest<'_>) -> anyhow::Result<String> {
+    let pem = std::fs::read(signing_key).with_context(|| format!("reading {}", signing_key.display()))?;
+    let key = EncodingKey::from_ec_pem(&pem).context("parsing the dev signing key")?;
+    let now = chrono::Utc::now().timestamp();
+    let claims = Claims {
+        sub: request.subject.to_string(),
+        name: request.name.map(str::to_string),
+        scope: request.scopes.join(" "),
+        iss: ISSUER.to_string(),
+        aud: AUDIENCE.to_string(),
+        iat: now,
+        exp: now + request.ttl.as_secs() as i64,
+    };
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some(DEV_KEY_ID.to_string());
+    Ok(encode(&header, &claims, &key)?)
+}
+
+/// Parses "15m", "2h", "7d" or plain seconds.
+pub fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let value: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 15m, 2h or 7d"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "m" => value * 60,
+        "h" => value * 3600,
+        "d" => value * 86_400,
+        _ => return Err(format!("{text:?} is not a duration like 15m, 2h or 7d")),
+    };
+    Ok(Duration::from_secs(seconds))
+}

@@ -1,0 +1,41 @@
+//! The cart subgraph: guest and customer carts. Owns `Cart` and `CartLine`;
+//! prices come from the products subgraph through `@requires`, so a cart
+//! never shows a price other than the catalog's.
+
+mod db;
+mod schema;
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, Schema};
+use kit::JwtVerifier;
+use kit::db::Db;
+use kit::graph::GraphClient;
+
+pub use schema::{Mutation, Query};
+
+pub const NAME: &str = "cart";
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/cart");
+
+pub type CartSchema = Schema<Query, Mutation, EmptySubscription>;
+
+pub fn schema(db: Db, graph: GraphClient) -> CartSchema {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .data(db::Loaders::new(db.clone()))
+        .data(db)
+        .data(graph)
+        .finish()
+}
+
+pub fn sdl() -> String {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().federation().compose_directive())
+}
+
+pub fn app(db: Db, verifier: Arc<JwtVerifier>, graph: GraphClient) -> axum::Router {
+    kit::server::app(NAME, schema(db.clone(), graph), verifier, db)
+}

@@ -1,0 +1,288 @@
+//! The cart subgraph's part of the graph.
+
+use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
+use kit::auth::Viewer;
+use kit::db::Db;
+use kit::error::{ApiError, UserError};
+use kit::graph::GraphClient;
+use kit::money::{CurrencyCode, Money, MoneyInput};
+use serde::Deserialize;
+
+use crate::db::{self, CartEdit, CartRow, EditOutcome, LineRow, Loaders, MAX_LINE_QUANTITY};
+
+/// A cart. Belongs to the signed-in customer who created it, or, created
+/// without a token, to whoever holds its id (a guest cart). Available to
+/// other subgraphs as an entity; orders reads it at checkout.
+pub struct Cart {
+    row: CartRow,
+    /// The catalog price of each line, in line order, when the router passed
+    /// them in (`@requires`); needed only by `subtotal`.
+    line_prices: Option<Vec<Option<MoneyInput>>>,
+}
+
+#[Object]
+impl Cart {
+    async fn id(&self) -> ID {
+        ID(self.row.id.clone())
+    }
+
+    /// Units across all lines.
+    async fn item_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        Ok(lines_of(ctx, &self.row.id).await?.iter().map(|line| line.quantity as i32).sum())
+    }
+
+    /// Lines in the order they were first added.
+    async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<CartLine>> {
+        Ok(lines_of(ctx, &self.row.id).await?.into_iter().map(|row| CartLine { row, price: None }).collect())
+    }
+
+    /// Sum of the line totals at the catalog's current prices.
+    #[graphql(requires = "lines { variant { price { amount currencyCode } } }")]
+    async fn subtotal(&self, ctx: &Context<'_>) -> Result<Money> {
+        let lines = lines_of(ctx, &self.row.id).await?;
+        let prices = self.line_prices.as_ref().ok_or_else(missing_prices)?;
+        if prices.len() != lines.len() {
+            return Err(ApiError::BadUserInput("the cart changed while it was being read; ask again".into()).into());
+        }
+        let totals = lines
+            .iter()
+            .zip(prices)
+            .map(|(line, price)| line_total(line, price.as_ref()))
+            .collect::<Result<Vec<Money>, ApiError>>()?;
+        Ok(sum(&totals)?)
+    }
+}
+
+/// One sku in a cart. An entity so that the router can hand it the
+/// variant's current price for `lineTotal`.
+pub struct CartLine {
+    row: LineRow,
+    price: Option<MoneyInput>,
+}
+
+#[Object]
+impl CartLine {
+    async fn id(&self) -> ID {
+        ID(self.row.id.clone())
+    }
+
+    async fn quantity(&self) -> i32 {
+        self.row.quantity as i32
+    }
+
+    async fn variant(&self) -> Variant {
+        Variant { sku: ID(self.row.sku.clone()) }
+    }
+
+    /// quantity × the variant's current catalog price.
+    #[graphql(requires = "variant { price { amount currencyCode } }")]
+    async fn line_total(&self) -> Result<Money> {
+        Ok(line_total(&self.row, self.price.as_ref())?)
+    }
+}
+
+fn missing_prices() -> ApiError {
+    ApiError::Internal(anyhow::anyhow!("cart totals were asked for without the catalog prices"))
+}
+
+fn line_total(line: &LineRow, price: Option<&MoneyInput>) -> Result<Money, ApiError> {
+    let price = price.ok_or_else(missing_prices)?.into_money();
+    price.times(line.quantity).ok_or_else(|| ApiError::Internal(anyhow::anyhow!("line {} total overflows", line.id)))
+}
+
+/// Adds up amounts of one currency; an empty cart costs 0 USD.
+fn sum(amounts: &[Money]) -> Result<Money, ApiError> {
+    let currency = amounts.first().map_or(CurrencyCode::USD, |m| m.currency);
+    if amounts.iter().any(|m| m.currency != currency) {
+        return Err(ApiError::BadUserInput("the cart holds prices in more than one currency".into()));
+    }
+    Ok(Money::new(amounts.iter().map(|m| m.minor_units).sum(), currency))
+}
+
+/// The catalog's variant, owned by products. The cart only refers to it by sku.
+#[derive(SimpleObject)]
+#[graphql(complex, unresolvable = "sku")]
+pub struct Variant {
+    pub sku: ID,
+}
+
+#[ComplexObject]
+impl Variant {
+    /// Declared so that `@requires` can name it; always resolved by products.
+    #[graphql(external)]
+    async fn price(&self) -> Result<Money> {
+        Err(ApiError::Internal(anyhow::anyhow!("Variant.price is resolved by the products subgraph")).into())
+    }
+}
+
+/// What `CartLine.lineTotal` requires from products.
+#[derive(InputObject)]
+pub struct VariantPriceRepresentation {
+    pub price: Option<MoneyInput>,
+}
+
+/// What `Cart.subtotal` requires from products, per line.
+#[derive(InputObject)]
+pub struct CartLinePriceRepresentation {
+    pub variant: Option<VariantPriceRepresentation>,
+}
+
+#[derive(SimpleObject)]
+pub struct CartPayload {
+    pub cart: Option<Cart>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl CartPayload {
+    fn failed(error: UserError) -> Self {
+        CartPayload { cart: None, user_errors: vec![error] }
+    }
+
+    fn of(row: CartRow) -> Self {
+        CartPayload { cart: Some(Cart { row, line_prices: None }), user_errors: vec![] }
+    }
+}
+
+async fn lines_of(ctx: &Context<'_>, cart_id: &str) -> Result<Vec<LineRow>, ApiError> {
+    let loaders = ctx.data_unchecked::<Loaders>();
+    Ok(loaders.lines_by_cart.load_one(cart_id.to_string()).await?.unwrap_or_default())
+}
+
+async fn find_cart(ctx: &Context<'_>, id: &str) -> Result<Option<CartRow>, ApiError> {
+    Ok(ctx.data_unchecked::<Loaders>().carts_by_id.load_one(id.to_string()).await?)
+}
+
+/// A customer's cart is visible only to that customer; a guest cart to anyone holding its id.
+fn visible_to(cart: &CartRow, viewer: &Viewer) -> bool {
+    match &cart.customer_id {
+        None => true,
+        Some(owner) => viewer.subject_opt() == Some(owner.as_str()),
+    }
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// A cart by id: null when there is none or it belongs to another customer.
+    async fn cart(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Cart>> {
+        let viewer = ctx.data_unchecked::<Viewer>();
+        let cart = find_cart(ctx, &id).await?.filter(|cart| visible_to(cart, viewer));
+        Ok(cart.map(|row| Cart { row, line_prices: None }))
+    }
+
+    #[graphql(entity)]
+    async fn find_cart_by_id(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(key)] id: ID,
+        lines: Option<Vec<CartLinePriceRepresentation>>,
+    ) -> Result<Option<Cart>> {
+        let viewer = ctx.data_unchecked::<Viewer>();
+        let cart = find_cart(ctx, &id).await?.filter(|cart| visible_to(cart, viewer));
+        let line_prices = lines.map(|lines| lines.into_iter().map(|l| l.variant.and_then(|v| v.price)).collect());
+        Ok(cart.map(|row| Cart { row, line_prices }))
+    }
+
+    #[graphql(entity)]
+    async fn find_cart_line_by_id(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(key)] id: ID,
+        variant: Option<VariantPriceRepresentation>,
+    ) -> Result<Option<CartLine>> {
+        let loaders = ctx.data_unchecked::<Loaders>();
+        let line = loaders.lines_by_id.load_one(id.0).await.map_err(ApiError::from)?;
+        Ok(line.map(|row| CartLine { row, price: variant.and_then(|v| v.price) }))
+    }
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// A new empty cart: the customer's when signed in, else a guest cart.
+    async fn create_cart(&self, ctx: &Context<'_>) -> Result<CartPayload> {
+        let viewer = ctx.data_unchecked::<Viewer>();
+        let row = db::create_cart(ctx.data_unchecked::<Db>(), viewer.subject_opt()).await.map_err(ApiError::from)?;
+        Ok(CartPayload::of(row))
+    }
+
+    /// Adds units of a sku; a sku already in the cart adds to that line.
+    async fn add_cart_line(&self, ctx: &Context<'_>, cart_id: ID, sku: ID, quantity: i32) -> Result<CartPayload> {
+        if !(1..=MAX_LINE_QUANTITY as i32).contains(&quantity) {
+            return Ok(invalid_quantity());
+        }
+        if !sku_exists(ctx, &sku).await? {
+            return Ok(CartPayload::failed(UserError::new("UNKNOWN_SKU", "sku", format!("no variant has sku {}", sku.0))));
+        }
+        edit(ctx, &cart_id, CartEdit::Add { sku: &sku, quantity: i64::from(quantity) }).await
+    }
+
+    /// Sets a line's quantity; 0 removes the line.
+    async fn update_cart_line(&self, ctx: &Context<'_>, cart_id: ID, line_id: ID, quantity: i32) -> Result<CartPayload> {
+        if !(0..=MAX_LINE_QUANTITY as i32).contains(&quantity) {
+            return Ok(invalid_quantity());
+        }
+        edit(ctx, &cart_id, CartEdit::Set { line_id: &line_id, quantity: i64::from(quantity) }).await
+    }
+
+    async fn remove_cart_line(&self, ctx: &Context<'_>, cart_id: ID, line_id: ID) -> Result<CartPayload> {
+        edit(ctx, &cart_id, CartEdit::Remove { line_id: &line_id }).await
+    }
+}
+
+fn invalid_quantity() -> CartPayload {
+    CartPayload::failed(UserError::new(
+        "INVALID_QUANTITY",
+        "quantity",
+        format!("a line holds 1 to {MAX_LINE_QUANTITY} units"),
+    ))
+}
+
+/// Applies `change` to the cart if the viewer may edit it; FORBIDDEN when the
+/// cart is another customer's.
+async fn edit(ctx: &Context<'_>, cart_id: &str, change: CartEdit<'_>) -> Result<CartPayload> {
+    let not_found = || CartPayload::failed(UserError::new("CART_NOT_FOUND", "cartId", format!("no cart has id {cart_id}")));
+    let Some(cart) = find_cart(ctx, cart_id).await? else {
+        return Ok(not_found());
+    };
+    if !visible_to(&cart, ctx.data_unchecked::<Viewer>()) {
+        return Err(ApiError::Forbidden("this cart belongs to another customer".into()).into());
+    }
+    let db = ctx.data_unchecked::<Db>();
+    let outcome = db::edit_cart(db, cart_id, change).await.map_err(ApiError::from)?;
+    Ok(match outcome {
+        EditOutcome::Applied => {
+            let cart = find_cart(ctx, cart_id).await?;
+            cart.map_or_else(not_found, CartPayload::of)
+        }
+        EditOutcome::CartClosed => {
+            CartPayload::failed(UserError::new("CART_CLOSED", "cartId", "this cart has been ordered and can no longer change"))
+        }
+        EditOutcome::LineNotFound => {
+            CartPayload::failed(UserError::new("LINE_NOT_FOUND", "lineId", "this cart has no such line"))
+        }
+        EditOutcome::QuantityLimit => CartPayload::failed(UserError::new(
+            "INVALID_QUANTITY",
+            "quantity",
+            format!("a line holds at most {MAX_LINE_QUANTITY} units"),
+        )),
+    })
+}
+
+/// Asks the catalog, through the router, whether the sku exists.
+async fn sku_exists(ctx: &Context<'_>, sku: &str) -> Result<bool, ApiError> {
+    #[derive(Deserialize)]
+    struct Data {
+        variant: Option<serde_json::Value>,
+    }
+    if sku.is_empty() || sku.len() > 100 {
+        return Ok(false);
+    }
+    let data: Data = ctx
+        .data_unchecked::<GraphClient>()
+        .query("query ($sku: ID!) { variant(sku: $sku) { sku } }", serde_json::json!({ "sku": sku }), None)
+        .await?;
+    Ok(data.variant.is_some())
+}

@@ -1,0 +1,184 @@
+//! The inventory subgraph's part of the graph.
+
+use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
+use kit::auth::Viewer;
+use kit::db::Db;
+use kit::error::{ApiError, UserError};
+
+use crate::db::{self, AdjustOutcome, Adjustment, Loaders, StockRow};
+
+/// The largest single adjustment accepted: a typo guard, not a business rule.
+const MAX_DELTA: i32 = 1_000_000;
+const MAX_REASON_LENGTH: usize = 200;
+const MAX_KEY_LENGTH: usize = 100;
+
+#[derive(SimpleObject, Clone, Copy)]
+pub struct StockLevel {
+    /// What can still be sold: on hand minus reserved.
+    pub available: i32,
+    /// Held for orders that are not settled yet.
+    pub reserved: i32,
+    /// Physically in the warehouse.
+    pub on_hand: i32,
+}
+
+impl From<StockRow> for StockLevel {
+    fn from(row: StockRow) -> Self {
+        StockLevel { available: row.available() as i32, reserved: row.reserved as i32, on_hand: row.on_hand as i32 }
+    }
+}
+
+/// The catalog's variant, owned by products; inventory adds its stock.
+/// A sku the warehouse has never stocked has zero of everything.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct Variant {
+    pub sku: ID,
+}
+
+#[ComplexObject]
+impl Variant {
+    async fn stock(&self, ctx: &Context<'_>) -> Result<StockLevel> {
+        Ok(stock_of(ctx, &self.sku).await?.into())
+    }
+
+    async fn in_stock(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(stock_of(ctx, &self.sku).await?.available() > 0)
+    }
+}
+
+async fn stock_of(ctx: &Context<'_>, sku: &str) -> Result<StockRow, ApiError> {
+    let loaders = ctx.data_unchecked::<Loaders>();
+    Ok(loaders.stock_by_sku.load_one(sku.to_string()).await?.unwrap_or_default())
+}
+
+/// The catalog's product, owned by products. Inventory answers `inStock`
+/// from the skus of its variants, which the router fetches from products
+/// first (`@requires`).
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Product {
+    pub id: ID,
+    #[graphql(external)]
+    pub variants: Vec<Variant>,
+}
+
+#[ComplexObject]
+impl Product {
+    /// True when at least one variant can be bought.
+    #[graphql(requires = "variants { sku }")]
+    async fn in_stock(&self, ctx: &Context<'_>) -> Result<bool> {
+        let loaders = ctx.data_unchecked::<Loaders>();
+        let skus = self.variants.iter().map(|v| v.sku.0.clone());
+        let stock = loaders.stock_by_sku.load_many(skus).await.map_err(ApiError::from)?;
+        Ok(stock.values().any(|row| row.available() > 0))
+    }
+}
+
+/// The part of a product representation that `Product.inStock` requires.
+#[derive(InputObject)]
+pub struct VariantSkuRepresentation {
+    pub sku: ID,
+}
+
+/// The answer to a back-office change of a variant (price or stock).
+#[derive(SimpleObject)]
+#[graphql(shareable)]
+pub struct VariantPayload {
+    pub variant: Option<Variant>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl VariantPayload {
+    fn failed(error: UserError) -> Self {
+        VariantPayload { variant: None, user_errors: vec![error] }
+    }
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    #[graphql(entity)]
+    async fn find_variant_by_sku(&self, sku: ID) -> Variant {
+        Variant { sku }
+    }
+
+    #[graphql(entity)]
+    async fn find_product_by_id(
+        &self,
+        #[graphql(key)] id: ID,
+        variants: Option<Vec<VariantSkuRepresentation>>,
+    ) -> Product {
+        let variants = variants.unwrap_or_default().into_iter().map(|v| Variant { sku: v.sku }).collect();
+        Product { id, variants }
+    }
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Adds `delta` (negative to remove) to a sku's on-hand stock (scope
+    /// inventory:write). Available stock never goes below zero; the same
+    /// idempotencyKey applies the adjustment once.
+    async fn adjust_stock(
+        &self,
+        ctx: &Context<'_>,
+        sku: ID,
+        delta: i32,
+        reason: String,
+        idempotency_key: String,
+    ) -> Result<VariantPayload> {
+        let viewer = ctx.data_unchecked::<Viewer>();
+        viewer.require_scope("inventory:write")?;
+        if delta == 0 || delta.abs() > MAX_DELTA {
+            return Ok(VariantPayload::failed(UserError::new(
+                "INVALID_DELTA",
+                "delta",
+                format!("delta must be non-zero and at most {MAX_DELTA} either way"),
+            )));
+        }
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > MAX_REASON_LENGTH {
+            return Ok(VariantPayload::failed(UserError::new(
+                "INVALID_REASON",
+                "reason",
+                format!("reason must be 1 to {MAX_REASON_LENGTH} characters"),
+            )));
+        }
+        if idempotency_key.is_empty() || idempotency_key.chars().count() > MAX_KEY_LENGTH {
+            return Ok(VariantPayload::failed(UserError::new(
+                "INVALID_IDEMPOTENCY_KEY",
+                "idempotencyKey",
+                format!("idempotencyKey must be 1 to {MAX_KEY_LENGTH} characters"),
+            )));
+        }
+        let adjustment = Adjustment {
+            sku: &sku,
+            delta: i64::from(delta),
+            reason,
+            idempotency_key: &idempotency_key,
+            actor: viewer.subject()?,
+        };
+        let outcome = db::adjust_stock(ctx.data_unchecked::<Db>(), &adjustment).await.map_err(ApiError::from)?;
+        Ok(match outcome {
+            AdjustOutcome::Applied(_) | AdjustOutcome::Replayed(_) => {
+                VariantPayload { variant: Some(Variant { sku }), user_errors: vec![] }
+            }
+            AdjustOutcome::KeyReused => VariantPayload::failed(UserError::new(
+                "IDEMPOTENCY_KEY_REUSED",
+                "idempotencyKey",
+                "this idempotencyKey was used for a different adjustment",
+            )),
+            AdjustOutcome::UnknownSku => {
+                VariantPayload::failed(UserError::new("UNKNOWN_SKU", "sku", format!("no stock is kept for sku {}", sku.0)))
+            }
+            AdjustOutcome::InsufficientStock(stock) => VariantPayload::failed(UserError::new(
+                "INSUFFICIENT_STOCK",
+                "delta",
+                format!("only {} available; stock cannot go below zero", stock.available()),
+            )),
+        })
+    }
+}

@@ -1,0 +1,191 @@
+//! Database access shared by all subgraphs: one SQL dialect through sqlx's
+//! `Any` driver, so the same queries and migrations run on SQLite (dev) and
+//! PostgreSQL (distributed). Integers are BIGINT (i64 on both), timestamps are
+//! RFC 3339 UTC text, ids are opaque text.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use sqlx::any::{AnyPoolOptions, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo, install_default_drivers};
+use sqlx::migrate::Migrator;
+use sqlx::{Any, AnyPool, Describe, Either, Execute, Executor, Transaction};
+
+/// A subgraph's connection pool. It counts the statements run through it, so
+/// tests can prove that a page of N entities costs a constant number of
+/// statements rather than N.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    statements: Arc<AtomicU64>,
+}
+
+impl Db {
+    pub async fn begin(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    /// Statements run outside transactions since the pool was opened.
+    pub fn statements_run(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await
+    }
+}
+
+impl<'p> Executor<'p> for &'p Db {
+    type Database = Any;
+
+    fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> BoxStream<'e, Result<Either<AnyQueryResult, AnyRow>, sqlx::Error>>
+    where
+        'p: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        self.statements.fetch_add(1, Ordering::Relaxed);
+        (&self.pool).fetch_many(query)
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
+    where
+        'p: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        self.statements.fetch_add(1, Ordering::Relaxed);
+        (&self.pool).fetch_optional(query)
+    }
+
+    fn prepare_with<'e, 'q: 'e>(
+        self,
+        sql: &'q str,
+        parameters: &'e [AnyTypeInfo],
+    ) -> BoxFuture<'e, Result<AnyStatement<'q>, sqlx::Error>>
+    where
+        'p: 'e,
+    {
+        (&self.pool).prepare_with(sql, parameters)
+    }
+
+    fn describe<'e, 'q: 'e>(self, sql: &'q str) -> BoxFuture<'e, Result<Describe<Any>, sqlx::Error>>
+    where
+        'p: 'e,
+    {
+        (&self.pool).describe(sql)
+    }
+}
+
+/// Opens the pool and brings the schema up to date.
+///
+/// SQLite gets a single connection: SQLite allows one writer at a time and a
+/// deferred transaction that later wants to write fails with SQLITE_BUSY
+/// instead of waiting, so serialising access in the pool is what keeps
+/// concurrent checkouts correct on the embedded database.
+#[tracing::instrument(skip(migrator))]
+pub async fn connect(url: &str, migrator: &Migrator) -> anyhow::Result<Db> {
+    install_default_drivers();
+    let sqlite = url.starts_with("sqlite:");
+    let options = if sqlite {
+        AnyPoolOptions::new().max_connections(1).after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;")
+                    .await?;
+                Ok(())
+            })
+        })
+    } else {
+        AnyPoolOptions::new().max_connections(16)
+    };
+    let pool = options
+        .acquire_timeout(Duration::from_secs(30))
+        .connect(url)
+        .await
+        .with_context(|| format!("connecting to {}", redact(url)))?;
+    migrator.run(&pool).await.context("running migrations")?;
+    Ok(Db { pool, statements: Arc::default() })
+}
+
+/// A connection URL without its password, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://***{}", &url[..scheme], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+/// "$1, $2, ..., $n" starting at `$from`: the placeholder style both engines accept.
+pub fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// True when `error` is a unique-constraint violation, so callers can turn a
+/// lost insert race into a client answer instead of reading before writing.
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => db.is_unique_violation(),
+        _ => false,
+    }
+}
+
+/// A new row id: UUIDv7, so ids sort by creation time.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// The current time as stored: RFC 3339 UTC with milliseconds, which sorts as text.
+pub fn now() -> String {
+    timestamp(chrono::Utc::now())
+}
+
+pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub fn parse_timestamp(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    Ok(chrono::DateTime::parse_from_rfc3339(text)
+        .with_context(|| format!("stored timestamp {text:?}"))?
+        .with_timezone(&chrono::Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_from_the_start() {
+        assert_eq!(placeholders(2, 3), "$2, $3, $4");
+    }
+
+    #[test]
+    fn redact_hides_credentials() {
+        assert_eq!(redact("postgres://u:secret@127.0.0.1/db"), "postgres://***@127.0.0.1/db");
+        assert_eq!(redact("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}
+
+/// Fetches the rows whose key is in `keys`, in one statement: `sql` holds
+/// `{keys}` where the placeholder list goes. The shape behind every batch loader.
+pub async fn fetch_by_keys<T>(db: &Db, sql: &str, keys: &[String]) -> Result<Vec<T>, sqlx::Error>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = sql.replace("{keys}", &placeholders(1, keys.len()));
+    let mut query = sqlx::query_as::<_, T>(&sql);
+    for key in keys {
+        query = query.bind(key);
+    }
+    query.fetch_all(db).await
+}
+
+/// A batching loader whose batches run inside the span of the request that
+/// started them, so their SQL is attributed to the right subgraph in logs.
+pub fn loader<L: Send + Sync + 'static>(inner: L) -> async_graphql::dataloader::DataLoader<L> {
+    use tracing::Instrument;
+    async_graphql::dataloader::DataLoader::new(inner, |future| tokio::spawn(future.in_current_span()))
+}

@@ -1,0 +1,47 @@
+//! A client for the supergraph itself, for the few places where a subgraph
+//! must read another's data synchronously (is this sku real? what does this
+//! cart cost?). It goes through the router like any client, never to another
+//! subgraph's database.
+
+use anyhow::{Context as _, anyhow};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+#[derive(Clone)]
+pub struct GraphClient {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl GraphClient {
+    /// `url` is the router's GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql.
+    pub fn new(url: impl Into<String>) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .expect("a client with only a timeout set always builds");
+        GraphClient { http, url: url.into() }
+    }
+
+    /// Runs `query` and decodes `data` into `T`; any GraphQL error is an error
+    /// here too. `authorization` is the caller's own header, passed on so the
+    /// graph sees the same customer.
+    #[tracing::instrument(skip(self, query, variables, authorization))]
+    pub async fn query<T: DeserializeOwned>(&self, query: &str, variables: Value, authorization: Option<&str>) -> anyhow::Result<T> {
+        let mut request = self.http.post(&self.url).json(&json!({ "query": query, "variables": variables }));
+        if let Some(authorization) = authorization {
+            request = request.header(reqwest::header::AUTHORIZATION, authorization);
+        }
+        let body: Value = request
+            .send()
+            .await
+            .with_context(|| format!("calling the router at {}", self.url))?
+            .json()
+            .await
+            .context("reading the router's answer")?;
+        if let Some(errors) = body.get("errors").filter(|e| e.as_array().is_some_and(|a| !a.is_empty())) {
+            return Err(anyhow!("the router answered with errors: {errors}"));
+        }
+        serde_json::from_value(body.get("data").cloned().unwrap_or(Value::Null)).context("decoding the router's data")
+    }
+}

@@ -1,0 +1,161 @@
+//! Money is integer minor units plus an ISO currency code. Both supported
+//! currencies have two decimal places, so `Decimal` always carries two.
+
+use async_graphql::{Enum, InputObject, InputValueError, InputValueResult, Object, Scalar, ScalarType, Value};
+use serde::{Deserialize, Serialize};
+
+/// The largest amount the shop accepts anywhere: 10 million in major units.
+pub const MAX_MINOR_UNITS: i64 = 1_000_000_000;
+
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]
+pub enum CurrencyCode {
+    USD,
+    EUR,
+}
+
+impl CurrencyCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CurrencyCode::USD => "USD",
+            CurrencyCode::EUR => "EUR",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        match code {
+            "USD" => Some(CurrencyCode::USD),
+            "EUR" => Some(CurrencyCode::EUR),
+            _ => None,
+        }
+    }
+}
+
+/// A decimal amount with two places, exchanged as a string ("19.99") so that no
+/// client ever rounds it through a float. Input may also be a JSON number.
+#[derive(Copy, Clone, Debug, Eq, PartialEq, Ord, PartialOrd)]
+pub struct Decimal(pub i64);
+
+impl Decimal {
+    /// Parses "19.99", "19.9" or "19" into minor units; more than two decimal
+    /// places, signs other than a leading '-', and exponents are refused.
+    pub fn parse(text: &str) -> Option<Decimal> {
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+        if whole.is_empty() || whole.len() > 12 || fraction.len() > 2 {
+            return None;
+        }
+        if !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let whole: i64 = whole.parse().ok()?;
+        let cents: i64 = format!("{fraction:0<2}").parse().ok()?;
+        let minor = whole.checked_mul(100)?.checked_add(cents)?;
+        Some(Decimal(if negative { -minor } else { minor }))
+    }
+}
+
+impl std::fmt::Display for Decimal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        write!(f, "{sign}{}.{:02}", abs / 100, abs % 100)
+    }
+}
+
+#[Scalar(name = "Decimal")]
+impl ScalarType for Decimal {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        let text = match &value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => return Err(InputValueError::expected_type(value)),
+        };
+        Decimal::parse(&text)
+            .ok_or_else(|| InputValueError::custom(format!("\"{text}\" is not a decimal amount with at most two decimal places")))
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.to_string())
+    }
+}
+
+#[derive(Copy, Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]
+pub struct Money {
+    pub minor_units: i64,
+    pub currency: CurrencyCode,
+}
+
+impl Money {
+    pub fn new(minor_units: i64, currency: CurrencyCode) -> Self {
+        Money { minor_units, currency }
+    }
+
+    /// Multiplies by a quantity; None on overflow (quantities are bounded long before that).
+    pub fn times(self, quantity: i64) -> Option<Money> {
+        Some(Money::new(self.minor_units.checked_mul(quantity)?, self.currency))
+    }
+}
+
+/// An amount of money. Every subgraph that returns money returns this same shape.
+#[Object(shareable)]
+impl Money {
+    async fn amount(&self) -> Decimal {
+        Decimal(self.minor_units)
+    }
+
+    async fn currency_code(&self) -> CurrencyCode {
+        self.currency
+    }
+}
+
+/// Money as a client sends it. `into_price` is the parse-at-the-edge step.
+#[derive(InputObject, Copy, Clone, Debug)]
+pub struct MoneyInput {
+    pub amount: Decimal,
+    pub currency_code: CurrencyCode,
+}
+
+impl MoneyInput {
+    /// A price: strictly positive and at most MAX_MINOR_UNITS.
+    pub fn into_price(self) -> Result<Money, String> {
+        if self.amount.0 <= 0 {
+            return Err("a price must be greater than zero".into());
+        }
+        if self.amount.0 > MAX_MINOR_UNITS {
+            return Err(format!("a price must be at most {}", Decimal(MAX_MINOR_UNITS)));
+        }
+        Ok(Money::new(self.amount.0, self.currency_code))
+    }
+
+    pub fn into_money(self) -> Money {
+        Money::new(self.amount.0, self.currency_code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Decimal;
+
+    #[test]
+    fn decimal_parses_two_places_and_refuses_more() {
+        assert_eq!(Decimal::parse("19.99"), Some(Decimal(1999)));
+        assert_eq!(Decimal::parse("19.9"), Some(Decimal(1990)));
+        assert_eq!(Decimal::parse("19"), Some(Decimal(1900)));
+        assert_eq!(Decimal::parse("-0.05"), Some(Decimal(-5)));
+        assert_eq!(Decimal::parse("19.999"), None);
+        assert_eq!(Decimal::parse("1e3"), None);
+        assert_eq!(Decimal::parse(""), None);
+        assert_eq!(Decimal::parse(".5"), None);
+        assert_eq!(Decimal::parse("9999999999999"), None);
+    }
+
+    #[test]
+    fn decimal_prints_two_places() {
+        assert_eq!(Decimal(1999).to_string(), "19.99");
+        assert_eq!(Decimal(5).to_string(), "0.05");
+        assert_eq!(Decimal(-150).to_string(), "-1.50");
+    }
+}

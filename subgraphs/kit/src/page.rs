@@ -1,0 +1,103 @@
+//! Relay-style cursor pagination shared by every connection in the graph.
+//! Cursors are opaque to clients: base64 of a tagged sort key.
+
+use async_graphql::SimpleObject;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::error::ApiError;
+
+/// The most items one page may hold; a larger `first` is an error, not a clamp.
+pub const MAX_PAGE_SIZE: i32 = 100;
+
+#[derive(SimpleObject, Clone, Debug, Default)]
+#[graphql(shareable)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub end_cursor: Option<String>,
+    pub has_previous_page: bool,
+    pub start_cursor: Option<String>,
+}
+
+/// A validated page request: how many rows to return and where to start.
+#[derive(Clone, Debug)]
+pub struct PageRequest {
+    pub first: i64,
+    pub after: Option<String>,
+}
+
+impl PageRequest {
+    /// `kind` tags the cursor so one connection's cursor is refused by another.
+    pub fn parse(kind: &str, first: i32, after: Option<&str>) -> Result<Self, ApiError> {
+        if !(0..=MAX_PAGE_SIZE).contains(&first) {
+            return Err(ApiError::BadUserInput(format!(
+                "`first` must be between 0 and {MAX_PAGE_SIZE}, got {first}"
+            )));
+        }
+        let after = after.map(|cursor| decode_cursor(kind, cursor)).transpose()?;
+        Ok(PageRequest { first: i64::from(first), after })
+    }
+
+    /// Rows to fetch: one more than the page, to learn whether a next page exists.
+    pub fn fetch_limit(&self) -> i64 {
+        self.first + 1
+    }
+
+    /// Trims the extra row and builds the page info; `key` gives a row's sort key.
+    pub fn finish<T>(&self, kind: &str, mut rows: Vec<T>, key: impl Fn(&T) -> &str) -> (Vec<(String, T)>, PageInfo) {
+        let has_next_page = rows.len() as i64 > self.first;
+        rows.truncate(self.first as usize);
+        let edges: Vec<(String, T)> = rows.into_iter().map(|row| (encode_cursor(kind, key(&row)), row)).collect();
+        let info = PageInfo {
+            has_next_page,
+            end_cursor: edges.last().map(|(cursor, _)| cursor.clone()),
+            has_previous_page: self.after.is_some(),
+            start_cursor: edges.first().map(|(cursor, _)| cursor.clone()),
+        };
+        (edges, info)
+    }
+}
+
+pub fn encode_cursor(kind: &str, key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{kind}:{key}"))
+}
+
+fn decode_cursor(kind: &str, cursor: &str) -> Result<String, ApiError> {
+    let malformed = || ApiError::BadUserInput(format!("`after` is not a valid {kind} cursor"));
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| malformed())?;
+    let text = String::from_utf8(bytes).map_err(|_| malformed())?;
+    match text.split_once(':') {
+        Some((tag, key)) if tag == kind && !key.is_empty() => Ok(key.to_string()),
+        _ => Err(malformed()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_refuses_other_kinds() {
+        let cursor = encode_cursor("product", "red-shoe");
+        let page = PageRequest::parse("product", 10, Some(&cursor)).unwrap();
+        assert_eq!(page.after.as_deref(), Some("red-shoe"));
+        assert!(PageRequest::parse("review", 10, Some(&cursor)).is_err());
+        assert!(PageRequest::parse("product", 10, Some("%%%")).is_err());
+    }
+
+    #[test]
+    fn first_is_bounded() {
+        assert!(PageRequest::parse("product", 101, None).is_err());
+        assert!(PageRequest::parse("product", -1, None).is_err());
+        assert!(PageRequest::parse("product", 100, None).is_ok());
+    }
+
+    #[test]
+    fn finish_reports_next_page_from_the_extra_row() {
+        let page = PageRequest::parse("n", 2, None).unwrap();
+        let (edges, info) = page.finish("n", vec!["a".to_string(), "b".into(), "c".into()], |s| s);
+        assert_eq!(edges.len(), 2);
+        assert!(info.has_next_page);
+        assert_eq!(info.end_cursor, Some(encode_cursor("n", "b")));
+    }
+}

@@ -1,0 +1,135 @@
+//! The HTTP server every subgraph runs behind: POST /graphql (with the
+//! viewer verified from the JWT), /health, /ready and Prometheus /metrics.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_graphql::{ObjectType, Schema, SubscriptionType};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+use crate::auth::JwtVerifier;
+use crate::db::Db;
+
+/// The request id the router assigned (or a new one), available to resolvers
+/// so it can travel into logs and events.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+struct AppState<Q, M, S> {
+    name: &'static str,
+    schema: Schema<Q, M, S>,
+    verifier: Arc<JwtVerifier>,
+    db: Db,
+    metrics: Metrics,
+}
+
+#[derive(Clone)]
+struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+}
+
+impl Metrics {
+    fn new(subgraph: &str) -> Self {
+        let registry = Registry::new_custom(None, Some([("subgraph".to_string(), subgraph.to_string())].into()))
+            .expect("static registry labels are valid");
+        let requests = IntCounterVec::new(
+            Opts::new("graphql_requests_total", "GraphQL requests answered, by outcome"),
+            &["outcome"],
+        )
+        .expect("static metric definition is valid");
+        let latency = HistogramVec::new(
+            HistogramOpts::new("graphql_request_duration_seconds", "Time to answer a GraphQL request"),
+            &["outcome"],
+        )
+        .expect("static metric definition is valid");
+        registry.register(Box::new(requests.clone())).expect("registered once");
+        registry.register(Box::new(latency.clone())).expect("registered once");
+        Metrics { registry, requests, latency }
+    }
+}
+
+/// Builds the subgraph's HTTP app around its schema.
+pub fn app<Q, M, S>(name: &'static str, schema: Schema<Q, M, S>, verifier: Arc<JwtVerifier>, db: Db) -> axum::Router
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    let state = Arc::new(AppState { name, schema, verifier, db, metrics: Metrics::new(name) });
+    axum::Router::new()
+        .route("/graphql", post(graphql::<Q, M, S>))
+        .route("/health", get(|| async { "ok" }))
+        .route("/ready", get(ready::<Q, M, S>))
+        .route("/metrics", get(metrics::<Q, M, S>))
+        .with_state(state)
+}
+
+async fn graphql<Q, M, S>(
+    State(state): State<Arc<AppState<Q, M, S>>>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> GraphQLResponse
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    let started = Instant::now();
+    let request_id = header(&headers, "x-request-id").unwrap_or_else(crate::db::new_id);
+    let span = tracing::info_span!(
+        "subgraph_request",
+        subgraph = state.name,
+        request_id = %request_id,
+        traceparent = header(&headers, "traceparent").unwrap_or_default(),
+    );
+    let response = match state.verifier.viewer_from_headers(&headers) {
+        Ok(viewer) => {
+            let request = request.into_inner().data(viewer).data(RequestId(request_id));
+            state.schema.execute(request).instrument(span).await
+        }
+        Err(error) => async_graphql::Response::from_errors(vec![async_graphql::Error::from(error).into_server_error(Default::default())]),
+    };
+    let outcome = if response.is_ok() { "ok" } else { "error" };
+    state.metrics.requests.with_label_values(&[outcome]).inc();
+    state.metrics.latency.with_label_values(&[outcome]).observe(started.elapsed().as_secs_f64());
+    response.into()
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+async fn ready<Q, M, S>(State(state): State<Arc<AppState<Q, M, S>>>) -> impl IntoResponse {
+    match sqlx::query("SELECT 1").execute(&state.db).await {
+        Ok(_) => (StatusCode::OK, "ready"),
+        Err(error) => {
+            tracing::warn!(%error, subgraph = state.name, "not ready: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+    }
+}
+
+async fn metrics<Q, M, S>(State(state): State<Arc<AppState<Q, M, S>>>) -> impl IntoResponse {
+    let mut body = Vec::new();
+    let families = state.metrics.registry.gather();
+    match TextEncoder::new().encode(&families, &mut body) {
+        Ok(()) => (StatusCode::OK, body),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string().into_bytes()),
+    }
+}
+
+/// Serves `app` until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(listener: TcpListener, app: axum::Router, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}

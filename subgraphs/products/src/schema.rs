@@ -1,0 +1,262 @@
+//! The products subgraph's part of the graph.
+
+use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
+use kit::auth::Viewer;
+use kit::db::Db;
+use kit::error::{ApiError, UserError};
+use kit::money::{Money, MoneyInput};
+use kit::page::{PageInfo, PageRequest};
+
+use crate::db::{self, CategoryRow, Loaders, ProductQuery, ProductRow, VariantRow};
+
+/// Text filters longer than this are refused rather than scanned.
+const MAX_FILTER_LENGTH: usize = 100;
+
+/// A product of the catalog. Owned here and available to other subgraphs as
+/// an entity by `id` or by `slug`; inventory adds `inStock`, reviews adds
+/// `reviews` and `rating`.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct Product {
+    pub id: ID,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    #[graphql(skip)]
+    category_slug: String,
+}
+
+impl From<ProductRow> for Product {
+    fn from(row: ProductRow) -> Self {
+        Product {
+            id: ID(row.id),
+            slug: row.slug,
+            name: row.name,
+            description: row.description,
+            category_slug: row.category_slug,
+        }
+    }
+}
+
+#[ComplexObject]
+impl Product {
+    async fn category(&self, ctx: &Context<'_>) -> Result<Option<Category>> {
+        let loaders = ctx.data_unchecked::<Loaders>();
+        let row = loaders.categories_by_slug.load_one(self.category_slug.clone()).await.map_err(ApiError::from)?;
+        Ok(row.map(Category::from))
+    }
+
+    /// The variants in display order. Inventory requires their skus to answer `Product.inStock`.
+    async fn variants(&self, ctx: &Context<'_>) -> Result<Vec<Variant>> {
+        Ok(self.variant_rows(ctx).await?.into_iter().map(Variant).collect())
+    }
+
+    /// The cheapest and dearest variant prices.
+    async fn price_range(&self, ctx: &Context<'_>) -> Result<PriceRange> {
+        let prices = self
+            .variant_rows(ctx)
+            .await?
+            .iter()
+            .map(VariantRow::price)
+            .collect::<anyhow::Result<Vec<Money>>>()
+            .map_err(ApiError::from)?;
+        let min = prices.iter().min_by_key(|p| p.minor_units);
+        let max = prices.iter().max_by_key(|p| p.minor_units);
+        match (min, max) {
+            (Some(min), Some(max)) => Ok(PriceRange { min: *min, max: *max }),
+            _ => Err(ApiError::Internal(anyhow::anyhow!("product {} has no variants", self.id.0)).into()),
+        }
+    }
+}
+
+impl Product {
+    async fn variant_rows(&self, ctx: &Context<'_>) -> Result<Vec<VariantRow>, ApiError> {
+        let loaders = ctx.data_unchecked::<Loaders>();
+        Ok(loaders.variants_by_product.load_one(self.id.0.clone()).await?.unwrap_or_default())
+    }
+}
+
+/// One purchasable variant of a product (a size, a colour), identified by its
+/// sku. An entity: inventory adds `stock` and `inStock`; cart and orders
+/// reference it by sku.
+#[derive(Clone)]
+pub struct Variant(VariantRow);
+
+#[Object]
+impl Variant {
+    async fn sku(&self) -> ID {
+        ID(self.0.sku.clone())
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The current catalog price; carts compute their totals from it.
+    async fn price(&self) -> Result<Money> {
+        Ok(self.0.price().map_err(ApiError::from)?)
+    }
+
+    async fn product(&self, ctx: &Context<'_>) -> Result<Product> {
+        let loaders = ctx.data_unchecked::<Loaders>();
+        let row = loaders.products_by_id.load_one(self.0.product_id.clone()).await.map_err(ApiError::from)?;
+        row.map(Product::from)
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("variant {} has no product", self.0.sku)).into())
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct Category {
+    pub slug: String,
+    pub name: String,
+    pub product_count: i32,
+}
+
+impl From<CategoryRow> for Category {
+    fn from(row: CategoryRow) -> Self {
+        Category { slug: row.slug, name: row.name, product_count: row.product_count as i32 }
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct PriceRange {
+    pub min: Money,
+    pub max: Money,
+}
+
+#[derive(InputObject, Default)]
+pub struct ProductFilter {
+    pub category_slug: Option<String>,
+    /// Words to find in the name or description, case-insensitively.
+    pub search: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct ProductConnection {
+    pub total_count: i32,
+    pub page_info: PageInfo,
+    pub edges: Vec<ProductEdge>,
+}
+
+#[derive(SimpleObject)]
+pub struct ProductEdge {
+    pub cursor: String,
+    pub node: Product,
+}
+
+/// The answer to a back-office change of a variant (price or stock).
+#[derive(SimpleObject)]
+#[graphql(shareable)]
+pub struct VariantPayload {
+    pub variant: Option<Variant>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl VariantPayload {
+    fn failed(error: UserError) -> Self {
+        VariantPayload { variant: None, user_errors: vec![error] }
+    }
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// Products in alphabetical (slug) order, optionally within one category
+    /// and matching a text search. `first` is at most 100.
+    async fn products(
+        &self,
+        ctx: &Context<'_>,
+        first: i32,
+        after: Option<String>,
+        filter: Option<ProductFilter>,
+    ) -> Result<ProductConnection> {
+        let page = PageRequest::parse("product", first, after.as_deref())?;
+        let filter = filter.unwrap_or_default();
+        let query = ProductQuery {
+            category_slug: bounded_text("filter.categorySlug", filter.category_slug)?,
+            search: bounded_text("filter.search", filter.search)?.map(|s| s.to_lowercase()),
+            after_slug: page.after.clone(),
+            limit: page.fetch_limit(),
+        };
+        let (rows, total) = db::list_products(ctx.data_unchecked::<Db>(), &query).await.map_err(ApiError::from)?;
+        let (edges, page_info) = page.finish("product", rows, |row| &row.slug);
+        Ok(ProductConnection {
+            total_count: total as i32,
+            page_info,
+            edges: edges.into_iter().map(|(cursor, row)| ProductEdge { cursor, node: row.into() }).collect(),
+        })
+    }
+
+    /// One product by `id` or by `slug` (give exactly one); null when there is none.
+    async fn product(&self, ctx: &Context<'_>, id: Option<ID>, slug: Option<String>) -> Result<Option<Product>> {
+        match (id, slug) {
+            (Some(id), None) => self.find_product_by_id(ctx, id).await,
+            (None, Some(slug)) => self.find_product_by_slug(ctx, slug).await,
+            _ => Err(ApiError::BadUserInput("give exactly one of `id` and `slug`".into()).into()),
+        }
+    }
+
+    /// One variant by sku; null when there is none.
+    async fn variant(&self, ctx: &Context<'_>, sku: ID) -> Result<Option<Variant>> {
+        self.find_variant_by_sku(ctx, sku).await
+    }
+
+    /// Every category, by name, with how many products it holds.
+    async fn categories(&self, ctx: &Context<'_>) -> Result<Vec<Category>> {
+        let rows = db::list_categories(ctx.data_unchecked::<Db>()).await.map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(Category::from).collect())
+    }
+
+    #[graphql(entity)]
+    async fn find_product_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Product>> {
+        let loaders = ctx.data_unchecked::<Loaders>();
+        Ok(loaders.products_by_id.load_one(id.0).await.map_err(ApiError::from)?.map(Product::from))
+    }
+
+    #[graphql(entity)]
+    async fn find_product_by_slug(&self, ctx: &Context<'_>, slug: String) -> Result<Option<Product>> {
+        if slug.len() > MAX_FILTER_LENGTH {
+            return Ok(None);
+        }
+        let loaders = ctx.data_unchecked::<Loaders>();
+        Ok(loaders.products_by_slug.load_one(slug).await.map_err(ApiError::from)?.map(Product::from))
+    }
+
+    #[graphql(entity)]
+    async fn find_variant_by_sku(&self, ctx: &Context<'_>, sku: ID) -> Result<Option<Variant>> {
+        let loaders = ctx.data_unchecked::<Loaders>();
+        Ok(loaders.variants_by_sku.load_one(sku.0).await.map_err(ApiError::from)?.map(Variant))
+    }
+}
+
+/// Trims an optional filter, drops it when empty, refuses it when oversized.
+fn bounded_text(field: &str, text: Option<String>) -> Result<Option<String>, ApiError> {
+    let Some(text) = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if text.chars().count() > MAX_FILTER_LENGTH {
+        return Err(ApiError::BadUserInput(format!("`{field}` must be at most {MAX_FILTER_LENGTH} characters")));
+    }
+    Ok(Some(text))
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Sets a variant's price (scope catalog:write). Carts show the new price
+    /// at once, because they read it through `@requires` on every request.
+    async fn set_variant_price(&self, ctx: &Context<'_>, sku: ID, price: MoneyInput) -> Result<VariantPayload> {
+        ctx.data_unchecked::<Viewer>().require_scope("catalog:write")?;
+        let price = match price.into_price() {
+            Ok(price) => price,
+            Err(message) => return Ok(VariantPayload::failed(UserError::new("INVALID_PRICE", "price.amount", message))),
+        };
+        let db = ctx.data_unchecked::<Db>();
+        match db::set_variant_price(db, &sku, price).await.map_err(ApiError::from)? {
+            Some(row) => Ok(VariantPayload { variant: Some(Variant(row)), user_errors: vec![] }),
+            None => Ok(VariantPayload::failed(UserError::new("UNKNOWN_SKU", "sku", format!("no variant has sku {}", sku.0)))),
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! The reviews subgraph: customer reviews and ratings. Owns `Review` and adds
+//! `Product.reviews` and `Product.rating` to the catalog's product.
+
+mod db;
+mod schema;
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, Schema};
+use kit::JwtVerifier;
+use kit::db::Db;
+use kit::graph::GraphClient;
+
+pub use schema::{Mutation, Query};
+
+pub const NAME: &str = "reviews";
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/reviews");
+
+pub type ReviewsSchema = Schema<Query, Mutation, EmptySubscription>;
+
+pub fn schema(db: Db, graph: GraphClient) -> ReviewsSchema {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .data(db::Loaders::new(db.clone()))
+        .data(db)
+        .data(graph)
+        .finish()
+}
+
+pub fn sdl() -> String {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().federation().compose_directive())
+}
+
+pub fn app(db: Db, verifier: Arc<JwtVerifier>, graph: GraphClient) -> axum::Router {
+    kit::server::app(NAME, schema(db.clone(), graph), verifier, db)
+}
+
+pub use db::{NewReview, insert_review};

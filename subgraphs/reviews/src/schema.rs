@@ -1,0 +1,257 @@
+//! The reviews subgraph's part of the graph.
+
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use kit::auth::Viewer;
+use kit::db::Db;
+use kit::error::{ApiError, UserError};
+use kit::graph::GraphClient;
+use kit::page::{PageInfo, PageRequest};
+use serde::Deserialize;
+
+use crate::db::{self, Loaders, NewReview, RatingRow, ReviewRow};
+
+const MAX_TITLE_LENGTH: usize = 120;
+const MAX_BODY_LENGTH: usize = 5_000;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum ReviewStatus {
+    /// Visible, not yet looked at by a moderator.
+    Pending,
+    Approved,
+    /// Hidden: no longer part of the product's reviews or rating.
+    Rejected,
+}
+
+impl ReviewStatus {
+    fn parse(text: &str) -> Result<Self, ApiError> {
+        match text {
+            "PENDING" => Ok(ReviewStatus::Pending),
+            "APPROVED" => Ok(ReviewStatus::Approved),
+            "REJECTED" => Ok(ReviewStatus::Rejected),
+            other => Err(ApiError::Internal(anyhow::anyhow!("stored review status {other:?}"))),
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum ModerationDecision {
+    Approve,
+    Reject,
+}
+
+/// A customer's review of a product. Owned here.
+#[derive(Clone)]
+pub struct Review(ReviewRow);
+
+#[Object]
+impl Review {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+
+    /// 1 to 5 stars.
+    async fn rating(&self) -> i32 {
+        self.0.rating as i32
+    }
+
+    async fn title(&self) -> Option<&str> {
+        self.0.title.as_deref()
+    }
+
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+
+    async fn author_name(&self) -> &str {
+        &self.0.author_name
+    }
+
+    /// True when the author has a confirmed order containing the product.
+    async fn verified_purchase(&self) -> bool {
+        self.0.verified_purchase > 0
+    }
+
+    async fn created_at(&self) -> Result<DateTime<Utc>> {
+        Ok(kit::db::parse_timestamp(&self.0.created_at).map_err(ApiError::from)?)
+    }
+
+    async fn status(&self) -> Result<ReviewStatus> {
+        Ok(ReviewStatus::parse(&self.0.status)?)
+    }
+
+    async fn product(&self) -> Product {
+        Product { id: ID(self.0.product_id.clone()) }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct RatingSummary {
+    /// Mean of the visible ratings; null while there are none.
+    pub average: Option<f64>,
+    pub count: i32,
+}
+
+impl From<RatingRow> for RatingSummary {
+    fn from(row: RatingRow) -> Self {
+        let average = (row.count > 0).then(|| (row.sum as f64 / row.count as f64 * 100.0).round() / 100.0);
+        RatingSummary { average, count: row.count as i32 }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ReviewConnection {
+    pub total_count: i32,
+    pub page_info: PageInfo,
+    pub edges: Vec<ReviewEdge>,
+}
+
+#[derive(SimpleObject)]
+pub struct ReviewEdge {
+    pub cursor: String,
+    pub node: Review,
+}
+
+/// The catalog's product, owned by products; reviews adds its reviews and rating.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Product {
+    pub id: ID,
+}
+
+#[ComplexObject]
+impl Product {
+    /// Visible reviews, newest first.
+    async fn reviews(&self, ctx: &Context<'_>, first: i32, after: Option<String>) -> Result<ReviewConnection> {
+        let page = PageRequest::parse("review", first, after.as_deref())?;
+        let (rows, total) = db::list_reviews(ctx.data_unchecked::<Db>(), &self.id, page.after.as_deref(), page.fetch_limit())
+            .await
+            .map_err(ApiError::from)?;
+        let (edges, page_info) = page.finish("review", rows, |row| &row.id);
+        Ok(ReviewConnection {
+            total_count: total as i32,
+            page_info,
+            edges: edges.into_iter().map(|(cursor, row)| ReviewEdge { cursor, node: Review(row) }).collect(),
+        })
+    }
+
+    async fn rating(&self, ctx: &Context<'_>) -> Result<RatingSummary> {
+        let loaders = ctx.data_unchecked::<Loaders>();
+        let row = loaders.ratings_by_product.load_one(self.id.0.clone()).await.map_err(ApiError::from)?;
+        Ok(row.unwrap_or_default().into())
+    }
+}
+
+#[derive(InputObject)]
+pub struct SubmitReviewInput {
+    pub product_id: ID,
+    /// 1 to 5.
+    pub rating: i32,
+    pub title: Option<String>,
+    pub body: String,
+}
+
+#[derive(SimpleObject)]
+pub struct ReviewPayload {
+    pub review: Option<Review>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl ReviewPayload {
+    fn failed(error: UserError) -> Self {
+        ReviewPayload { review: None, user_errors: vec![error] }
+    }
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    #[graphql(entity)]
+    async fn find_product_by_id(&self, id: ID) -> Product {
+        Product { id }
+    }
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// A signed-in customer reviews a product, once per product.
+    async fn submit_review(&self, ctx: &Context<'_>, input: SubmitReviewInput) -> Result<ReviewPayload> {
+        let viewer = ctx.data_unchecked::<Viewer>();
+        let customer_id = viewer.subject()?;
+        if !(1..=5).contains(&input.rating) {
+            return Ok(ReviewPayload::failed(UserError::new("INVALID_RATING", "input.rating", "rating must be 1 to 5")));
+        }
+        let title = input.title.as_deref().map(str::trim).filter(|t| !t.is_empty());
+        if title.is_some_and(|t| t.chars().count() > MAX_TITLE_LENGTH) {
+            return Ok(ReviewPayload::failed(UserError::new(
+                "INVALID_TITLE",
+                "input.title",
+                format!("title must be at most {MAX_TITLE_LENGTH} characters"),
+            )));
+        }
+        let body = input.body.trim();
+        if body.is_empty() || body.chars().count() > MAX_BODY_LENGTH {
+            return Ok(ReviewPayload::failed(UserError::new(
+                "INVALID_BODY",
+                "input.body",
+                format!("body must be 1 to {MAX_BODY_LENGTH} characters"),
+            )));
+        }
+        if !product_exists(ctx, &input.product_id).await? {
+            return Ok(ReviewPayload::failed(UserError::new(
+                "UNKNOWN_PRODUCT",
+                "input.productId",
+                format!("no product has id {}", input.product_id.0),
+            )));
+        }
+        let review = NewReview {
+            product_id: &input.product_id,
+            customer_id,
+            author_name: viewer.display_name().unwrap_or("Customer"),
+            rating: i64::from(input.rating),
+            title,
+            body,
+        };
+        match db::insert_review(ctx.data_unchecked::<Db>(), &review).await.map_err(ApiError::from)? {
+            Some(row) => Ok(ReviewPayload { review: Some(Review(row)), user_errors: vec![] }),
+            None => Ok(ReviewPayload::failed(UserError::new(
+                "DUPLICATE_REVIEW",
+                "input.productId",
+                "you have already reviewed this product",
+            ))),
+        }
+    }
+
+    /// Approves or rejects a review (scope reviews:moderate). A rejected
+    /// review leaves the product's reviews and rating.
+    async fn moderate_review(&self, ctx: &Context<'_>, id: ID, decision: ModerationDecision) -> Result<ReviewPayload> {
+        ctx.data_unchecked::<Viewer>().require_scope("reviews:moderate")?;
+        let status = match decision {
+            ModerationDecision::Approve => "APPROVED",
+            ModerationDecision::Reject => "REJECTED",
+        };
+        match db::set_status(ctx.data_unchecked::<Db>(), &id, status).await.map_err(ApiError::from)? {
+            Some(row) => Ok(ReviewPayload { review: Some(Review(row)), user_errors: vec![] }),
+            None => Ok(ReviewPayload::failed(UserError::new("REVIEW_NOT_FOUND", "id", format!("no review has id {}", id.0)))),
+        }
+    }
+}
+
+/// Asks the catalog, through the router, whether the product exists.
+async fn product_exists(ctx: &Context<'_>, id: &str) -> Result<bool, ApiError> {
+    #[derive(Deserialize)]
+    struct Data {
+        product: Option<serde_json::Value>,
+    }
+    if id.len() > 100 {
+        return Ok(false);
+    }
+    let data: Data = ctx
+        .data_unchecked::<GraphClient>()
+        .query("query ($id: ID!) { product(id: $id) { id } }", serde_json::json!({ "id": id }), None)
+        .await?;
+    Ok(data.product.is_some())
+}
