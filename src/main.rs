@@ -163,13 +163,19 @@ async fn run_subgraph(
     port: u16,
     router_url: String,
 ) -> anyhow::Result<()> {
-    let verifier = Arc::new(JwtVerifier::from_jwks_file(&config_dir.join("jwks.json"))?);
-    let db = subgraph.connect(&database_url).await?;
-    let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
+    let listener = std::net::TcpListener::bind((host.as_str(), port))?;
     tracing::info!(subgraph = subgraph.name(), address = %listener.local_addr()?, database = %kit::db::redact(&database_url), "serving");
-    let app = subgraph.app(db, verifier, GraphClient::new(router_url));
-    kit::server::serve(listener, app, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let serving = supergraph::Serving {
+        subgraph,
+        database_url,
+        verifier: Arc::new(JwtVerifier::from_jwks_file(&config_dir.join("jwks.json"))?),
+        graph: GraphClient::new(router_url),
+        listener,
+        shutdown,
+    };
+    let (_db, stopped) = serving.spawn().await?;
+    tokio::signal::ctrl_c().await?;
+    let _ = stop.send(true);
+    stopped.await?
 }

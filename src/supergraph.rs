@@ -10,7 +10,6 @@ use anyhow::Context as _;
 use kit::JwtVerifier;
 use kit::db::Db;
 use kit::graph::GraphClient;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::seed::{SeedTargets, seed};
@@ -83,13 +82,13 @@ pub struct Options {
 pub struct RunningSubgraph {
     pub url: String,
     pub db: Db,
+    stopped: tokio::sync::oneshot::Receiver<anyhow::Result<()>>,
 }
 
 pub struct Supergraph {
     pub router_url: String,
     pub subgraphs: HashMap<Subgraph, RunningSubgraph>,
     shutdown: watch::Sender<bool>,
-    servers: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl Supergraph {
@@ -105,11 +104,8 @@ impl Supergraph {
     /// with the process (on SIGINT or SIGTERM).
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
-        for server in self.servers {
-            server.await??;
-        }
-        for subgraph in self.subgraphs.values() {
-            subgraph.db.close().await;
+        for (subgraph, running) in self.subgraphs {
+            running.stopped.await.with_context(|| format!("the {} subgraph thread panicked", subgraph.name()))??;
         }
         Ok(())
     }
@@ -122,33 +118,30 @@ pub async fn start(options: Options) -> anyhow::Result<Supergraph> {
     let graph = GraphClient::new(format!("{router_url}/graphql"));
     let (shutdown, shutdown_signal) = watch::channel(false);
 
-    let mut subgraphs = HashMap::new();
-    let mut servers = Vec::new();
+    let mut database_urls = HashMap::new();
     for subgraph in Subgraph::ALL {
-        let db = subgraph.connect(&options.storage.database_url(subgraph).await?).await?;
-        let port = if options.fixed_ports { subgraph.default_port() } else { 0 };
-        let listener = TcpListener::bind(("127.0.0.1", port))
-            .await
-            .with_context(|| format!("binding the {} subgraph to port {port}", subgraph.name()))?;
-        let url = format!("http://{}/graphql", listener.local_addr()?);
-        let app = subgraph.app(db.clone(), verifier.clone(), graph.clone());
-        let mut signal = shutdown_signal.clone();
-        servers.push(tokio::spawn(kit::server::serve(listener, app, async move {
-            let _ = signal.wait_for(|stop| *stop).await;
-        })));
-        subgraphs.insert(subgraph, RunningSubgraph { url, db });
+        database_urls.insert(subgraph, options.storage.database_url(subgraph).await?);
+    }
+    if let Some(count) = options.seed_products {
+        seed_if_empty(&database_urls, count).await?;
     }
 
-    if let Some(count) = options.seed_products {
-        let targets = SeedTargets {
-            products: &subgraphs[&Subgraph::Products].db,
-            inventory: &subgraphs[&Subgraph::Inventory].db,
-            reviews: &subgraphs[&Subgraph::Reviews].db,
+    let mut subgraphs = HashMap::new();
+    for subgraph in Subgraph::ALL {
+        let port = if options.fixed_ports { subgraph.default_port() } else { 0 };
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+            .with_context(|| format!("binding the {} subgraph to port {port}", subgraph.name()))?;
+        let url = format!("http://{}/graphql", listener.local_addr()?);
+        let serving = Serving {
+            subgraph,
+            database_url: database_urls[&subgraph].clone(),
+            verifier: verifier.clone(),
+            graph: graph.clone(),
+            listener,
+            shutdown: shutdown_signal.clone(),
         };
-        let added = seed(&targets, count).await?;
-        if added > 0 {
-            tracing::info!(products = added, "seeded the demo catalog");
-        }
+        let (db, stopped) = serving.spawn().await?;
+        subgraphs.insert(subgraph, RunningSubgraph { url, db, stopped });
     }
 
     let urls: Vec<(String, String)> =
@@ -165,15 +158,86 @@ pub async fn start(options: Options) -> anyhow::Result<Supergraph> {
         ready = crate::router::wait_until_ready(&router_url) => ready?,
         failed = wait_for_exit(router) => return Err(failed),
     }
-    Ok(Supergraph { router_url, subgraphs, shutdown, servers })
+    Ok(Supergraph { router_url, subgraphs, shutdown })
+}
+
+async fn seed_if_empty(database_urls: &HashMap<Subgraph, String>, count: usize) -> anyhow::Result<()> {
+    let products = Subgraph::Products.connect(&database_urls[&Subgraph::Products]).await?;
+    let inventory = Subgraph::Inventory.connect(&database_urls[&Subgraph::Inventory]).await?;
+    let reviews = Subgraph::Reviews.connect(&database_urls[&Subgraph::Reviews]).await?;
+    let added = seed(&SeedTargets { products: &products, inventory: &inventory, reviews: &reviews }, count).await?;
+    if added > 0 {
+        tracing::info!(products = added, "seeded the demo catalog");
+    }
+    for db in [products, inventory, reviews] {
+        db.close().await;
+    }
+    Ok(())
+}
+
+/// One subgraph, ready to serve on a thread of its own.
+pub struct Serving {
+    pub subgraph: Subgraph,
+    pub database_url: String,
+    pub verifier: Arc<JwtVerifier>,
+    pub graph: GraphClient,
+    pub listener: std::net::TcpListener,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl Serving {
+    /// Serves on a thread with a single-threaded runtime. On one thread, a
+    /// batch loader's timer cannot fire while the response is still being
+    /// walked, so every load of one level of a response lands in one batch:
+    /// the statement count stays constant whatever the page size. A subgraph
+    /// scales out by replicas, not threads.
+    ///
+    /// Returns the subgraph's database once it is open and migrated, and a
+    /// receiver that hears when the server has stopped.
+    pub async fn spawn(self) -> anyhow::Result<(Db, tokio::sync::oneshot::Receiver<anyhow::Result<()>>)> {
+        let (opened, opened_signal) = tokio::sync::oneshot::channel();
+        let (stopped, stopped_signal) = tokio::sync::oneshot::channel();
+        let name = self.subgraph.name();
+        std::thread::Builder::new().name(name.into()).spawn(move || {
+            let served = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|runtime| runtime.block_on(self.serve(opened)));
+            let _ = stopped.send(served);
+        })?;
+        let db = opened_signal.await.with_context(|| format!("the {name} subgraph stopped while starting"))??;
+        Ok((db, stopped_signal))
+    }
+
+    async fn serve(self, opened: tokio::sync::oneshot::Sender<anyhow::Result<Db>>) -> anyhow::Result<()> {
+        let db = match self.subgraph.connect(&self.database_url).await {
+            Ok(db) => db,
+            Err(error) => {
+                let _ = opened.send(Err(error));
+                return Ok(());
+            }
+        };
+        let _ = opened.send(Ok(db.clone()));
+        self.listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(self.listener)?;
+        let app = self.subgraph.app(db.clone(), self.verifier, self.graph);
+        let mut shutdown = self.shutdown;
+        let served = kit::server::serve(listener, app, async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await;
+        db.close().await;
+        served
+    }
 }
 
 /// Resolves only if the router thread ends, with why it ended.
-async fn wait_for_exit(router: std::thread::JoinHandle<anyhow::Result<()>>) -> anyhow::Error {
-    match tokio::task::spawn_blocking(move || router.join()).await {
-        Ok(Ok(Ok(()))) => anyhow::anyhow!("the router stopped before it was ready"),
-        Ok(Ok(Err(error))) => error,
-        _ => anyhow::anyhow!("the router thread panicked"),
+async fn wait_for_exit(stopped: tokio::sync::oneshot::Receiver<anyhow::Result<()>>) -> anyhow::Error {
+    match stopped.await {
+        Ok(Ok(())) => anyhow::anyhow!("the router stopped before it was ready"),
+        Ok(Err(error)) => error,
+        Err(_) => anyhow::anyhow!("the router thread panicked"),
     }
 }
 

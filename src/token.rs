@@ -21,9 +21,13 @@ pub struct TokenRequest<'a> {
 
 pub fn mint(signing_key: &Path, request: &TokenRequest<'_>) -> anyhow::Result<String> {
     let pem = std::fs::read(signing_key).with_context(|| format!("reading {}", signing_key.display()))?;
-    let key = EncodingKey::from_ec_pem(&pem).context("parsing the dev signing key")?;
+    sign(&pem, &claims_for(request))
+}
+
+/// The claims of a token for `request`, valid from now for its ttl.
+pub fn claims_for(request: &TokenRequest<'_>) -> Claims {
     let now = chrono::Utc::now().timestamp();
-    let claims = Claims {
+    Claims {
         sub: request.subject.to_string(),
         name: request.name.map(str::to_string),
         scope: request.scopes.join(" "),
@@ -31,10 +35,15 @@ pub fn mint(signing_key: &Path, request: &TokenRequest<'_>) -> anyhow::Result<St
         aud: AUDIENCE.to_string(),
         iat: now,
         exp: now + request.ttl.as_secs() as i64,
-    };
+    }
+}
+
+/// Signs `claims` with an ES256 key in PKCS#8 PEM.
+pub fn sign(pem: &[u8], claims: &Claims) -> anyhow::Result<String> {
+    let key = EncodingKey::from_ec_pem(pem).context("parsing the signing key")?;
     let mut header = Header::new(Algorithm::ES256);
     header.kid = Some(DEV_KEY_ID.to_string());
-    Ok(encode(&header, &claims, &key)?)
+    Ok(encode(&header, claims, &key)?)
 }
 
 /// Parses "15m", "2h", "7d" or plain seconds.

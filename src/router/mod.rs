@@ -30,12 +30,17 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
 }
 
 /// Starts the router on a thread of its own: its HTTP stack (ntex) brings its
-/// own runtime, separate from the subgraphs' tokio runtime.
-pub fn spawn(config_path: PathBuf) -> std::thread::JoinHandle<anyhow::Result<()>> {
+/// own runtime, separate from the subgraphs' tokio runtime. The receiver
+/// hears why the router stopped, if it ever does.
+pub fn spawn(config_path: PathBuf) -> tokio::sync::oneshot::Receiver<anyhow::Result<()>> {
+    let (stopped, stopped_signal) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("router".into())
-        .spawn(move || run(&config_path))
-        .expect("the OS can start a thread")
+        .spawn(move || {
+            let _ = stopped.send(run(&config_path));
+        })
+        .expect("the OS can start a thread");
+    stopped_signal
 }
 
 /// Where this process's router listens and finds its subgraphs.

@@ -183,9 +183,24 @@ where
     query.fetch_all(db).await
 }
 
+/// How many turns of the scheduler a batch waits before it runs its one
+/// statement. A subgraph serves on one thread (see the `supergraph` crate's
+/// `Serving`), so the batch cannot run while a response level is being walked;
+/// long lists yield every 32 items, and each turn lets the walk go on. Counted
+/// in turns, not time, so a busy machine cannot split a batch.
+const BATCH_TURNS: usize = 16;
+
 /// A batching loader whose batches run inside the span of the request that
 /// started them, so their SQL is attributed to the right subgraph in logs.
 pub fn loader<L: Send + Sync + 'static>(inner: L) -> async_graphql::dataloader::DataLoader<L> {
     use tracing::Instrument;
-    async_graphql::dataloader::DataLoader::new(inner, |future| tokio::spawn(future.in_current_span()))
+    async_graphql::dataloader::DataLoader::new(inner, |batch| {
+        let batch = async move {
+            for _ in 0..BATCH_TURNS {
+                tokio::task::yield_now().await;
+            }
+            batch.await
+        };
+        tokio::spawn(batch.in_current_span())
+    })
 }

@@ -1,0 +1,192 @@
+//! What every end-to-end test shares: a whole supergraph (five subgraphs and
+//! the router) on fresh databases, a GraphQL client, and tokens.
+#![allow(dead_code)] // each test file uses its own part of this module
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use commerce_supergraph::subgraphs::Subgraph;
+use commerce_supergraph::supergraph::{self, Options, Storage, Supergraph};
+use commerce_supergraph::token::{self, TokenRequest};
+use kit::auth::Claims;
+use serde_json::{Value, json};
+
+/// Products seeded into every test's catalog: more than one page of 100.
+pub const TEST_CATALOG: usize = 120;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        $(
+            mod $test {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn on_sqlite() {
+                    super::$test($crate::common::Backend::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn on_postgres() {
+                    super::$test($crate::common::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+pub struct TestApp {
+    pub supergraph: Supergraph,
+    http: reqwest::Client,
+    work_dir: PathBuf,
+}
+
+/// Starts the whole supergraph on fresh databases, with the demo catalog.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let work_dir = std::env::temp_dir().join(format!("commerce-test-{run_id}"));
+    let storage = match backend {
+        Backend::Sqlite => Storage::Sqlite(work_dir.join("data")),
+        Backend::Postgres => Storage::Postgres {
+            server_url: std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into()),
+            prefix: format!("test_{run_id}"),
+        },
+    };
+    let supergraph = supergraph::start(Options {
+        storage,
+        router_port: supergraph::free_port().expect("a free port"),
+        fixed_ports: false,
+        seed_products: Some(TEST_CATALOG),
+        config_dir: supergraph::config_dir(),
+        work_dir: work_dir.clone(),
+        log_level: "warn".into(),
+    })
+    .await
+    .expect("the supergraph starts");
+    TestApp { supergraph, http: reqwest::Client::new(), work_dir }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.work_dir);
+    }
+}
+
+impl TestApp {
+    /// Sends a GraphQL request to the router; returns the whole JSON body.
+    pub async fn graphql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
+        self.post(&self.supergraph.graphql_url(), json!({ "query": query, "variables": variables }), token).await.1
+    }
+
+    /// Runs one of the storefront operations (router-config/storefront/) by name.
+    pub async fn operation(&self, name: &str, variables: Value, token: Option<&str>) -> Value {
+        let document = storefront_document(name);
+        let body = json!({ "query": document, "operationName": name, "variables": variables });
+        self.post(&self.supergraph.graphql_url(), body, token).await.1
+    }
+
+    /// Posts `body` to `url`; returns the status and the JSON answer.
+    pub async fn post(&self, url: &str, body: Value, token: Option<&str>) -> (u16, Value) {
+        let mut request = self.http.post(url).json(&body).timeout(Duration::from_secs(60));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("a body");
+        (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("a JSON answer, got {status}: {text}")))
+    }
+
+    pub fn subgraph_url(&self, subgraph: Subgraph) -> String {
+        self.supergraph.subgraphs[&subgraph].url.clone()
+    }
+
+    /// SQL statements a subgraph has run outside transactions so far.
+    pub fn statements(&self, subgraph: Subgraph) -> u64 {
+        self.supergraph.db(subgraph).statements_run()
+    }
+
+    pub async fn first_products(&self, first: usize) -> Vec<Value> {
+        let body = self.operation("ProductListing", json!({ "first": first }), None).await;
+        body["data"]["products"]["edges"].as_array().expect("edges").iter().map(|e| e["node"].clone()).collect()
+    }
+
+    /// A sku of the catalog with at least `units` available.
+    pub async fn sku_with_stock(&self, units: i64) -> String {
+        let body = self
+            .graphql(
+                "{ products(first: 50) { edges { node { variants { sku stock { available } } } } } }",
+                json!({}),
+                None,
+            )
+            .await;
+        let edges = body["data"]["products"]["edges"].as_array().expect("edges").clone();
+        edges
+            .iter()
+            .flat_map(|e| e["node"]["variants"].as_array().cloned().unwrap_or_default())
+            .find(|v| v["stock"]["available"].as_i64().unwrap_or(0) >= units)
+            .map(|v| v["sku"].as_str().unwrap().to_string())
+            .expect("the catalog has a sku with enough stock")
+    }
+}
+
+/// The document (a whole file of the storefront contract) defining `name`.
+pub fn storefront_document(name: &str) -> String {
+    let dir = supergraph::config_dir().join("storefront");
+    for entry in std::fs::read_dir(&dir).expect("router-config/storefront exists") {
+        let text = std::fs::read_to_string(entry.expect("an entry").path()).expect("readable");
+        let defines = ["query", "mutation", "subscription"]
+            .iter()
+            .any(|kind| text.contains(&format!("{kind} {name}(")) || text.contains(&format!("{kind} {name} {{")));
+        if defines {
+            return text;
+        }
+    }
+    panic!("no storefront operation is named {name}")
+}
+
+pub fn customer_token(subject: &str) -> String {
+    token_with_scopes(subject, &[])
+}
+
+pub fn token_with_scopes(subject: &str, scopes: &[&str]) -> String {
+    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+    let request = TokenRequest { subject, name: Some("Test Customer"), scopes: &scopes, ttl: Duration::from_secs(3600) };
+    token::mint(&supergraph::config_dir().join("dev-signing-key.pem"), &request).expect("a dev token")
+}
+
+/// Valid claims for a customer, to be spoiled by a test.
+pub fn customer_claims(subject: &str) -> Claims {
+    token::claims_for(&TokenRequest { subject, name: None, scopes: &[], ttl: Duration::from_secs(3600) })
+}
+
+pub fn sign_with_dev_key(claims: &Claims) -> String {
+    let pem = std::fs::read(supergraph::config_dir().join("dev-signing-key.pem")).expect("the dev key");
+    token::sign(&pem, claims).expect("signed")
+}
+
+pub fn sign_with_foreign_key(claims: &Claims) -> String {
+    let pem = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/foreign-signing-key.pem"))
+        .expect("the foreign key fixture");
+    token::sign(&pem, claims).expect("signed")
+}
+
+/// The `extensions.code` of the first GraphQL error.
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("an error with a code in {body}"))
+}
+
+/// The codes of a payload's userErrors.
+pub fn user_error_codes(payload: &Value) -> Vec<String> {
+    payload["userErrors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("userErrors in {payload}"))
+        .iter()
+        .map(|e| e["code"].as_str().unwrap().to_string())
+        .collect()
+}
