@@ -135,19 +135,48 @@ impl TestApp {
     }
 }
 
-/// The document (a whole file of the storefront contract) defining `name`.
+/// The operation `name` from the storefront contract (router-config/storefront/),
+/// with the fragments it spreads.
 pub fn storefront_document(name: &str) -> String {
     let dir = supergraph::config_dir().join("storefront");
+    let mut definitions: Vec<(String, String)> = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("router-config/storefront exists") {
         let text = std::fs::read_to_string(entry.expect("an entry").path()).expect("readable");
-        let defines = ["query", "mutation", "subscription"]
+        definitions.extend(split_definitions(&text));
+    }
+    let find = |wanted: &str| {
+        definitions
             .iter()
-            .any(|kind| text.contains(&format!("{kind} {name}(")) || text.contains(&format!("{kind} {name} {{")));
-        if defines {
-            return text;
+            .find(|(defined, _)| defined == wanted)
+            .map(|(_, text)| text.clone())
+            .unwrap_or_else(|| panic!("no storefront definition is named {wanted}"))
+    };
+    let operation = find(name);
+    let mut document = operation.clone();
+    for (fragment, text) in &definitions {
+        if operation.contains(&format!("...{fragment}")) {
+            document.push('\n');
+            document.push_str(text);
         }
     }
-    panic!("no storefront operation is named {name}")
+    document
+}
+
+/// Splits a GraphQL document into its top-level definitions, by name.
+fn split_definitions(text: &str) -> Vec<(String, String)> {
+    let mut definitions: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        let starts = ["query ", "mutation ", "subscription ", "fragment "].iter().find(|k| line.starts_with(*k));
+        if let Some(keyword) = starts {
+            let name: String = line[keyword.len()..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            definitions.push((name, String::new()));
+        }
+        if let Some((_, body)) = definitions.last_mut() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    definitions
 }
 
 pub fn customer_token(subject: &str) -> String {
