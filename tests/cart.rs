@@ -137,7 +137,7 @@ async fn a_price_change_shows_in_the_cart_at_once(backend: Backend) {
         .await;
     assert_eq!(body["data"]["setVariantPrice"]["variant"]["price"]["amount"], "12.34", "{body}");
     let body = app.operation("Cart", json!({ "id": cart }), None).await;
-    assert_eq!(body["data"]["cart"]["subtotal"]["amount"], "24.68");
+    assert_eq!(body["data"]["cart"]["subtotal"]["amount"], "24.68", "{body}");
     assert_eq!(body["data"]["cart"]["lines"][0]["lineTotal"]["amount"], "24.68");
 }
 

@@ -153,8 +153,12 @@ pub fn storefront_document(name: &str) -> String {
     };
     let operation = find(name);
     let mut document = operation.clone();
-    for (fragment, text) in &definitions {
-        if operation.contains(&format!("...{fragment}")) {
+    for (fragment, text) in definitions.iter().filter(|(_, text)| text.starts_with("fragment ")) {
+        let spread = format!("...{fragment}");
+        let spreads = operation.match_indices(&spread).any(|(at, _)| {
+            !operation[at + spread.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+        });
+        if spreads {
             document.push('\n');
             document.push_str(text);
         }

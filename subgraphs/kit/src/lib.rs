@@ -10,6 +10,7 @@ pub mod graph;
 pub mod money;
 pub mod page;
 pub mod server;
+pub mod testing;
 
 pub use auth::{JwtVerifier, Viewer};
 pub use error::{ApiError, UserError};

@@ -1,0 +1,76 @@
+//! The entities cart owns, resolved the way the router asks for them, with
+//! the catalog prices the router passes in through `@requires`.
+
+use kit::auth::{Claims, Viewer};
+use kit::graph::GraphClient;
+use kit::testing::{execute, memory_db};
+use serde_json::{Value, json};
+
+fn customer(id: &str) -> Viewer {
+    Viewer::Authenticated(Claims {
+        sub: id.into(),
+        name: None,
+        scope: String::new(),
+        iss: kit::auth::ISSUER.into(),
+        aud: kit::auth::AUDIENCE.into(),
+        iat: 0,
+        exp: i64::MAX,
+    })
+}
+
+const ENTITIES: &str = "query ($r: [_Any!]!) { _entities(representations: $r) { \
+    ... on Cart { id itemCount subtotal { amount currencyCode } } \
+    ... on CartLine { id quantity lineTotal { amount currencyCode } } } }";
+
+async fn customer_cart_with_two_lines() -> (cart::CartSchema, String, Vec<String>) {
+    let db = memory_db(&cart::MIGRATOR).await;
+    let created: (String,) = sqlx::query_as("INSERT INTO carts (id, customer_id, status, created_at, updated_at) VALUES ('c1', 'owner', 'OPEN', 't', 't') RETURNING id")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    for (line, sku, quantity) in [("l1", "A", 2), ("l2", "B", 1)] {
+        sqlx::query("INSERT INTO cart_lines (id, cart_id, sku, quantity, created_at) VALUES ($1, 'c1', $2, $3, 't')")
+            .bind(line)
+            .bind(sku)
+            .bind(quantity as i64)
+            .execute(&db)
+            .await
+            .unwrap();
+    }
+    (cart::schema(db, GraphClient::new("http://127.0.0.1:9/unused")), created.0, vec!["l1".into(), "l2".into()])
+}
+
+fn price(amount: &str) -> Value {
+    json!({ "price": { "amount": amount, "currencyCode": "USD" } })
+}
+
+#[tokio::test]
+async fn cart_subtotal_uses_the_prices_passed_in() {
+    let (schema, cart, _) = customer_cart_with_two_lines().await;
+    let representation = json!({ "__typename": "Cart", "id": cart, "lines": [{ "variant": price("10.00") }, { "variant": price("2.50") }] });
+    let body = execute(&schema, ENTITIES, json!({ "r": [representation] }), customer("owner")).await;
+    assert_eq!(
+        body["data"]["_entities"],
+        json!([{ "id": "c1", "itemCount": 3, "subtotal": { "amount": "22.50", "currencyCode": "USD" } }]),
+        "{body}"
+    );
+    let body = execute(&schema, ENTITIES, json!({ "r": [representation] }), customer("someone-else")).await;
+    assert_eq!(body["data"]["_entities"], json!([null]), "another customer's cart resolves to nothing");
+}
+
+#[tokio::test]
+async fn cart_line_total_uses_the_price_passed_in() {
+    let (schema, _, lines) = customer_cart_with_two_lines().await;
+    let body = execute(
+        &schema,
+        ENTITIES,
+        json!({ "r": [{ "__typename": "CartLine", "id": lines[0], "variant": price("10.00") }] }),
+        customer("owner"),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["_entities"],
+        json!([{ "id": "l1", "quantity": 2, "lineTotal": { "amount": "20.00", "currencyCode": "USD" } }]),
+        "{body}"
+    );
+}

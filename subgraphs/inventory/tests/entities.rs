@@ -1,0 +1,47 @@
+//! The entities inventory extends, resolved the way the router asks for them.
+
+use kit::auth::Viewer;
+use kit::testing::{execute, memory_db};
+use serde_json::json;
+
+async fn schema_with_stock() -> inventory::InventorySchema {
+    let db = memory_db(&inventory::MIGRATOR).await;
+    inventory::set_on_hand(&db, &[("A".to_string(), 3), ("B".to_string(), 0)]).await.unwrap();
+    inventory::schema(db)
+}
+
+#[tokio::test]
+async fn variant_gets_its_stock() {
+    let schema = schema_with_stock().await;
+    let body = execute(
+        &schema,
+        "query ($r: [_Any!]!) { _entities(representations: $r) { ... on Variant { sku inStock stock { available reserved onHand } } } }",
+        json!({ "r": [{ "__typename": "Variant", "sku": "A" }, { "__typename": "Variant", "sku": "NEVER-STOCKED" }] }),
+        Viewer::Anonymous,
+    )
+    .await;
+    assert_eq!(
+        body["data"]["_entities"],
+        json!([
+            { "sku": "A", "inStock": true, "stock": { "available": 3, "reserved": 0, "onHand": 3 } },
+            { "sku": "NEVER-STOCKED", "inStock": false, "stock": { "available": 0, "reserved": 0, "onHand": 0 } }
+        ]),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn product_in_stock_comes_from_the_required_variant_skus() {
+    let schema = schema_with_stock().await;
+    let body = execute(
+        &schema,
+        "query ($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id inStock } } }",
+        json!({ "r": [
+            { "__typename": "Product", "id": "p1", "variants": [{ "sku": "B" }, { "sku": "A" }] },
+            { "__typename": "Product", "id": "p2", "variants": [{ "sku": "B" }] }
+        ] }),
+        Viewer::Anonymous,
+    )
+    .await;
+    assert_eq!(body["data"]["_entities"], json!([{ "id": "p1", "inStock": true }, { "id": "p2", "inStock": false }]), "{body}");
+}

@@ -1,0 +1,24 @@
+//! Helpers for a subgraph's own tests: a fresh in-memory database and a way to
+//! run a query as a given viewer.
+
+use async_graphql::{ObjectType, Request, Schema, SubscriptionType, Variables};
+use serde_json::Value;
+
+use crate::auth::Viewer;
+use crate::db::Db;
+
+/// A private in-memory SQLite database with `migrator` applied.
+pub async fn memory_db(migrator: &sqlx::migrate::Migrator) -> Db {
+    crate::db::connect("sqlite::memory:", migrator).await.expect("an in-memory database")
+}
+
+/// Runs `query` and returns the response as JSON (data and errors).
+pub async fn execute<Q, M, S>(schema: &Schema<Q, M, S>, query: &str, variables: Value, viewer: Viewer) -> Value
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    let request = Request::new(query).variables(Variables::from_json(variables)).data(viewer);
+    serde_json::to_value(schema.execute(request).await).expect("a response serializes")
+}

@@ -1,0 +1,65 @@
+//! The entities products owns, resolved the way the router asks for them.
+
+use kit::auth::Viewer;
+use kit::money::{CurrencyCode, Money};
+use kit::testing::{execute, memory_db};
+use products::{NewProduct, NewVariant};
+use serde_json::json;
+
+async fn schema_with_one_product() -> (products::ProductsSchema, String) {
+    let db = memory_db(&products::MIGRATOR).await;
+    let id = kit::db::new_id();
+    let product = NewProduct {
+        id: id.clone(),
+        slug: "linen-shirt".into(),
+        name: "Linen Shirt".into(),
+        description: "Cool in summer.".into(),
+        category_slug: "shirts".into(),
+        category_name: "Shirts".into(),
+        variants: vec![
+            NewVariant { sku: "LINEN-S".into(), name: "S".into(), price: Money::new(4900, CurrencyCode::USD) },
+            NewVariant { sku: "LINEN-M".into(), name: "M".into(), price: Money::new(5400, CurrencyCode::USD) },
+        ],
+    };
+    products::insert_catalog(&db, &[product]).await.unwrap();
+    (products::schema(db), id)
+}
+
+const ENTITIES: &str = "query ($r: [_Any!]!) { _entities(representations: $r) { \
+    ... on Product { id slug name priceRange { min { amount } max { amount } } variants { sku } } \
+    ... on Variant { sku name price { amount currencyCode } product { slug } } } }";
+
+#[tokio::test]
+async fn product_resolves_by_id_and_by_slug() {
+    let (schema, id) = schema_with_one_product().await;
+    let body = execute(
+        &schema,
+        ENTITIES,
+        json!({ "r": [{ "__typename": "Product", "id": id }, { "__typename": "Product", "slug": "linen-shirt" }] }),
+        Viewer::Anonymous,
+    )
+    .await;
+    let entities = body["data"]["_entities"].as_array().unwrap();
+    for entity in entities {
+        assert_eq!(entity["id"], id.as_str(), "{body}");
+        assert_eq!(entity["priceRange"], json!({ "min": { "amount": "49.00" }, "max": { "amount": "54.00" } }));
+        assert_eq!(entity["variants"], json!([{ "sku": "LINEN-S" }, { "sku": "LINEN-M" }]));
+    }
+}
+
+#[tokio::test]
+async fn variant_resolves_by_sku_and_unknown_ones_are_null() {
+    let (schema, _) = schema_with_one_product().await;
+    let body = execute(
+        &schema,
+        ENTITIES,
+        json!({ "r": [{ "__typename": "Variant", "sku": "LINEN-M" }, { "__typename": "Variant", "sku": "NOPE" }] }),
+        Viewer::Anonymous,
+    )
+    .await;
+    assert_eq!(
+        body["data"]["_entities"],
+        json!([{ "sku": "LINEN-M", "name": "M", "price": { "amount": "54.00", "currencyCode": "USD" }, "product": { "slug": "linen-shirt" } }, null]),
+        "{body}"
+    );
+}
