@@ -1,22 +1,9 @@
 //! The entities cart owns, resolved the way the router asks for them, with
 //! the catalog prices the router passes in through `@requires`.
 
-use kit::auth::{Claims, Viewer};
 use kit::graph::GraphClient;
-use kit::testing::{execute, memory_db};
+use kit::testing::{customer, execute, memory_db};
 use serde_json::{Value, json};
-
-fn customer(id: &str) -> Viewer {
-    Viewer::Authenticated(Claims {
-        sub: id.into(),
-        name: None,
-        scope: String::new(),
-        iss: kit::auth::ISSUER.into(),
-        aud: kit::auth::AUDIENCE.into(),
-        iat: 0,
-        exp: i64::MAX,
-    })
-}
 
 const ENTITIES: &str = "query ($r: [_Any!]!) { _entities(representations: $r) { \
     ... on Cart { id itemCount subtotal { amount currencyCode } } \

@@ -6,7 +6,7 @@ mod schema;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 use kit::JwtVerifier;
 use kit::db::Db;
 
@@ -19,19 +19,19 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/
 
 pub type InventorySchema = Schema<Query, Mutation, EmptySubscription>;
 
+fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query, Mutation, EmptySubscription).enable_federation()
+}
+
 pub fn schema(db: Db) -> InventorySchema {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .enable_federation()
+    builder()
         .data(db::Loaders::new(db.clone()))
         .data(db)
         .finish()
 }
 
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .enable_federation()
-        .finish()
-        .sdl_with_options(async_graphql::SDLExportOptions::new().federation().compose_directive())
+    kit::server::sdl(&builder().finish())
 }
 
 pub fn app(db: Db, verifier: Arc<JwtVerifier>) -> axum::Router {

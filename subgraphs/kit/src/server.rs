@@ -58,6 +58,16 @@ impl Metrics {
     }
 }
 
+/// The SDL a subgraph contributes to composition (Federation v2, with `@link`).
+pub fn sdl<Q, M, S>(schema: &Schema<Q, M, S>) -> String
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    schema.sdl_with_options(async_graphql::SDLExportOptions::new().federation().compose_directive())
+}
+
 /// Builds the subgraph's HTTP app around its schema.
 pub fn app<Q, M, S>(name: &'static str, schema: Schema<Q, M, S>, verifier: Arc<JwtVerifier>, db: Db) -> axum::Router
 where

@@ -4,7 +4,7 @@
 use async_graphql::{ObjectType, Request, Schema, SubscriptionType, Variables};
 use serde_json::Value;
 
-use crate::auth::Viewer;
+use crate::auth::{AUDIENCE, Claims, ISSUER, Viewer};
 use crate::db::Db;
 
 /// A private in-memory SQLite database with `migrator` applied.
@@ -21,4 +21,17 @@ where
 {
     let request = Request::new(query).variables(Variables::from_json(variables)).data(viewer);
     serde_json::to_value(schema.execute(request).await).expect("a response serializes")
+}
+
+/// A signed-in customer, as the server would put it in the request.
+pub fn customer(id: &str) -> Viewer {
+    Viewer::Authenticated(Claims {
+        sub: id.into(),
+        name: None,
+        scope: String::new(),
+        iss: ISSUER.into(),
+        aud: AUDIENCE.into(),
+        iat: 0,
+        exp: i64::MAX,
+    })
 }

@@ -6,7 +6,7 @@ mod schema;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptyMutation, EmptySubscription, Schema};
+use async_graphql::{EmptyMutation, EmptySubscription, Schema, SchemaBuilder};
 use kit::JwtVerifier;
 use kit::db::Db;
 
@@ -18,19 +18,19 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/
 
 pub type OrdersSchema = Schema<Query, EmptyMutation, EmptySubscription>;
 
+fn builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
+    Schema::build(Query, EmptyMutation, EmptySubscription).enable_federation()
+}
+
 pub fn schema(db: Db) -> OrdersSchema {
-    Schema::build(Query, EmptyMutation, EmptySubscription)
-        .enable_federation()
+    builder()
         .data(db::Loaders::new(db.clone()))
         .data(db)
         .finish()
 }
 
 pub fn sdl() -> String {
-    Schema::build(Query, EmptyMutation, EmptySubscription)
-        .enable_federation()
-        .finish()
-        .sdl_with_options(async_graphql::SDLExportOptions::new().federation().compose_directive())
+    kit::server::sdl(&builder().finish())
 }
 
 pub fn app(db: Db, verifier: Arc<JwtVerifier>) -> axum::Router {

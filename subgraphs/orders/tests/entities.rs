@@ -1,20 +1,7 @@
 //! The entities orders owns, resolved the way the router asks for them.
 
-use kit::auth::{Claims, Viewer};
-use kit::testing::{execute, memory_db};
+use kit::testing::{customer, execute, memory_db};
 use serde_json::json;
-
-fn customer(id: &str) -> Viewer {
-    Viewer::Authenticated(Claims {
-        sub: id.into(),
-        name: None,
-        scope: String::new(),
-        iss: kit::auth::ISSUER.into(),
-        aud: kit::auth::AUDIENCE.into(),
-        iat: 0,
-        exp: i64::MAX,
-    })
-}
 
 async fn schema_with_one_order() -> orders::OrdersSchema {
     let db = memory_db(&orders::MIGRATOR).await;
