@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use commerce_supergraph::subgraphs::Subgraph;
-use commerce_supergraph::supergraph::{self, Options, Storage};
+use commerce_supergraph::subgraphs::{Context, Settings, Subgraph, parse_duration};
+use commerce_supergraph::supergraph::{self, Options, Serving, Storage};
 use commerce_supergraph::{compose, router, seed, token};
 use kit::JwtVerifier;
+use kit::events::{Bus, BusConfig, Faults, Outbox};
 use kit::graph::GraphClient;
 
 #[derive(Parser)]
@@ -78,9 +79,70 @@ enum Command {
         /// Repeat for several, e.g. --scope catalog:write --scope inventory:write.
         #[arg(long = "scope")]
         scopes: Vec<String>,
-        #[arg(long, default_value = "12h", value_parser = token::parse_ttl)]
+        #[arg(long, default_value = "12h", value_parser = parse_duration)]
         ttl: std::time::Duration,
     },
+    /// Dead letters: events a consumer failed to handle after every retry.
+    Events {
+        #[command(subcommand)]
+        action: EventsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventsAction {
+    /// Lists the dead letters of every consuming subgraph, with their error.
+    DeadLetters,
+    /// Delivers one dead letter again, once its cause is fixed.
+    Replay { id: String },
+}
+
+/// A consuming subgraph's database: `<NAME>_DATABASE_URL`, or its dev SQLite file.
+fn consumer_database_url(subgraph: Subgraph) -> String {
+    std::env::var(format!("{}_DATABASE_URL", subgraph.name().to_uppercase()))
+        .unwrap_or_else(|_| format!("sqlite://data/{}.db?mode=rwc", subgraph.name()))
+}
+
+async fn events(config_dir: PathBuf, action: EventsAction) -> anyhow::Result<()> {
+    let consumers = [Subgraph::Inventory, Subgraph::Orders, Subgraph::Cart, Subgraph::Reviews];
+    match action {
+        EventsAction::DeadLetters => {
+            for subgraph in consumers {
+                let db = subgraph.connect(&consumer_database_url(subgraph)).await?;
+                for letter in kit::events::dead_letters(&db).await? {
+                    let state = letter.replayed_at.map_or("dead".to_string(), |at| format!("replayed {at}"));
+                    println!(
+                        "{}  {:<9} {} {} ({} attempts, {state}, since {})\n    {}",
+                        letter.id, letter.consumer, letter.event_type, letter.event_id, letter.attempts, letter.created_at, letter.error
+                    );
+                }
+            }
+            Ok(())
+        }
+        EventsAction::Replay { id } => {
+            for subgraph in consumers {
+                let db = subgraph.connect(&consumer_database_url(subgraph)).await?;
+                if !kit::events::dead_letters(&db).await?.iter().any(|letter| letter.id == id) {
+                    continue;
+                }
+                // Events the handler emits land in the outbox; the running subgraph's relay publishes them.
+                let bus = Bus::connect(&BusConfig::InProcess, Faults::default()).await?;
+                let context = Context {
+                    outbox: Outbox::new(db.clone(), bus.clone()),
+                    db,
+                    verifier: Arc::new(JwtVerifier::from_jwks_file(&config_dir.join("jwks.json"))?),
+                    graph: GraphClient::new(std::env::var("ROUTER_URL").unwrap_or_else(|_| "http://127.0.0.1:4000/graphql".into())),
+                    bus,
+                    settings: Settings::from_env()?,
+                };
+                let consumer = subgraph.consumer(&context).context("a consuming subgraph has a consumer")?;
+                kit::events::replay(&consumer, &id).await?;
+                println!("replayed {id} to {}", subgraph.name());
+                return Ok(());
+            }
+            anyhow::bail!("no consumer has a dead letter {id}")
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -112,6 +174,10 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             })
         }
+        Command::Events { action } => {
+            init_logging();
+            tokio_main(events(cli.config_dir, action))
+        }
         Command::Token { sub, name, scopes, ttl } => {
             let request = token::TokenRequest { subject: &sub, name: name.as_deref(), scopes: &scopes, ttl };
             println!("{}", token::mint(&cli.config_dir.join("dev-signing-key.pem"), &request)?);
@@ -140,6 +206,9 @@ async fn dev(config_dir: PathBuf, data_dir: PathBuf, port: u16) -> anyhow::Resul
         work_dir: data_dir,
         config_dir: config_dir.clone(),
         log_level: "info".into(),
+        bus: BusConfig::from_env(),
+        faults: Faults::default(),
+        settings: Settings::from_env()?,
     })
     .await?;
     let customer = token::TokenRequest { subject: "customer-1", name: Some("Dev Customer"), scopes: &[], ttl: std::time::Duration::from_secs(7 * 86_400) };
@@ -163,18 +232,24 @@ async fn run_subgraph(
     port: u16,
     router_url: String,
 ) -> anyhow::Result<()> {
+    let bus_config = BusConfig::from_env();
+    if matches!(bus_config, BusConfig::InProcess) {
+        tracing::warn!("EVENT_BUS is not a nats:// URL: events reach only consumers in this process");
+    }
     let listener = std::net::TcpListener::bind((host.as_str(), port))?;
     tracing::info!(subgraph = subgraph.name(), address = %listener.local_addr()?, database = %kit::db::redact(&database_url), "serving");
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let serving = supergraph::Serving {
+    let bus = Bus::connect(&bus_config, Faults::default()).await?;
+    let serving = Serving {
         subgraph,
         database_url,
         verifier: Arc::new(JwtVerifier::from_jwks_file(&config_dir.join("jwks.json"))?),
         graph: GraphClient::new(router_url),
-        listener,
-        shutdown,
+        bus: bus.clone(),
+        settings: Settings::from_env()?,
     };
-    let (_db, stopped) = serving.spawn().await?;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let (_db, stopped) = serving.spawn(listener, shutdown).await?;
+    bus.open();
     tokio::signal::ctrl_c().await?;
     let _ = stop.send(true);
     stopped.await?

@@ -12,8 +12,10 @@ use kit::db::Db;
 use kit::graph::GraphClient;
 use tokio::sync::watch;
 
+use kit::events::{Bus, BusConfig, Faults, Outbox};
+
 use crate::seed::{SeedTargets, seed};
-use crate::subgraphs::Subgraph;
+use crate::subgraphs::{Context, Settings, Subgraph};
 
 /// Where the subgraphs keep their data.
 #[derive(Clone, Debug)]
@@ -77,18 +79,23 @@ pub struct Options {
     /// Where the derived router configuration is written.
     pub work_dir: PathBuf,
     pub log_level: String,
+    pub bus: BusConfig,
+    pub faults: Faults,
+    pub settings: Settings,
 }
 
 pub struct RunningSubgraph {
     pub url: String,
     pub db: Db,
-    stopped: tokio::sync::oneshot::Receiver<anyhow::Result<()>>,
+    serving: Serving,
+    stop: watch::Sender<bool>,
+    stopped: Option<tokio::sync::oneshot::Receiver<anyhow::Result<()>>>,
 }
 
 pub struct Supergraph {
     pub router_url: String,
     pub subgraphs: HashMap<Subgraph, RunningSubgraph>,
-    shutdown: watch::Sender<bool>,
+    pub bus: Bus,
 }
 
 impl Supergraph {
@@ -102,11 +109,33 @@ impl Supergraph {
 
     /// Stops the subgraphs after their in-flight requests. The router stops
     /// with the process (on SIGINT or SIGTERM).
-    pub async fn stop(self) -> anyhow::Result<()> {
-        let _ = self.shutdown.send(true);
-        for (subgraph, running) in self.subgraphs {
-            running.stopped.await.with_context(|| format!("the {} subgraph thread panicked", subgraph.name()))??;
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        for subgraph in Subgraph::ALL {
+            self.stop_subgraph(subgraph).await?;
         }
+        Ok(())
+    }
+
+    /// Stops one subgraph (its server, relay and consumer), as if its process ended.
+    pub async fn stop_subgraph(&mut self, subgraph: Subgraph) -> anyhow::Result<()> {
+        let running = self.subgraphs.get_mut(&subgraph).expect("every subgraph is started");
+        let _ = running.stop.send(true);
+        match running.stopped.take() {
+            Some(stopped) => stopped.await.with_context(|| format!("the {} subgraph thread panicked", subgraph.name()))?,
+            None => Ok(()),
+        }
+    }
+
+    /// Starts a stopped subgraph again, on the same port and database.
+    pub async fn restart_subgraph(&mut self, subgraph: Subgraph) -> anyhow::Result<()> {
+        let running = self.subgraphs.get_mut(&subgraph).expect("every subgraph is started");
+        let address = running.url.trim_start_matches("http://").trim_end_matches("/graphql").to_string();
+        let listener = std::net::TcpListener::bind(&address).with_context(|| format!("binding {address} again"))?;
+        let (stop, shutdown) = watch::channel(false);
+        let (db, stopped) = running.serving.spawn(listener, shutdown).await?;
+        running.db = db;
+        running.stop = stop;
+        running.stopped = Some(stopped);
         Ok(())
     }
 }
@@ -116,7 +145,7 @@ pub async fn start(options: Options) -> anyhow::Result<Supergraph> {
     let verifier = Arc::new(JwtVerifier::from_jwks_file(&options.config_dir.join("jwks.json"))?);
     let router_url = format!("http://127.0.0.1:{}", options.router_port);
     let graph = GraphClient::new(format!("{router_url}/graphql"));
-    let (shutdown, shutdown_signal) = watch::channel(false);
+    let bus = Bus::connect(&options.bus, options.faults.clone()).await?;
 
     let mut database_urls = HashMap::new();
     for subgraph in Subgraph::ALL {
@@ -137,12 +166,14 @@ pub async fn start(options: Options) -> anyhow::Result<Supergraph> {
             database_url: database_urls[&subgraph].clone(),
             verifier: verifier.clone(),
             graph: graph.clone(),
-            listener,
-            shutdown: shutdown_signal.clone(),
+            bus: bus.clone(),
+            settings: options.settings.clone(),
         };
-        let (db, stopped) = serving.spawn().await?;
-        subgraphs.insert(subgraph, RunningSubgraph { url, db, stopped });
+        let (stop, shutdown) = watch::channel(false);
+        let (db, stopped) = serving.spawn(listener, shutdown).await?;
+        subgraphs.insert(subgraph, RunningSubgraph { url, db, serving, stop, stopped: Some(stopped) });
     }
+    bus.open();
 
     let urls: Vec<(String, String)> =
         Subgraph::ALL.iter().map(|s| (s.name().to_string(), subgraphs[s].url.clone())).collect();
@@ -158,7 +189,7 @@ pub async fn start(options: Options) -> anyhow::Result<Supergraph> {
         ready = crate::router::wait_until_ready(&router_url) => ready?,
         failed = wait_for_exit(router) => return Err(failed),
     }
-    Ok(Supergraph { router_url, subgraphs, shutdown })
+    Ok(Supergraph { router_url, subgraphs, bus })
 }
 
 async fn seed_if_empty(database_urls: &HashMap<Subgraph, String>, count: usize) -> anyhow::Result<()> {
@@ -175,42 +206,53 @@ async fn seed_if_empty(database_urls: &HashMap<Subgraph, String>, count: usize) 
     Ok(())
 }
 
-/// One subgraph, ready to serve on a thread of its own.
+/// One subgraph's configuration: enough to start it, and to start it again.
+#[derive(Clone)]
 pub struct Serving {
     pub subgraph: Subgraph,
     pub database_url: String,
     pub verifier: Arc<JwtVerifier>,
     pub graph: GraphClient,
-    pub listener: std::net::TcpListener,
-    pub shutdown: watch::Receiver<bool>,
+    pub bus: Bus,
+    pub settings: Settings,
 }
 
 impl Serving {
     /// Serves on a thread with a single-threaded runtime. On one thread, a
-    /// batch loader's timer cannot fire while the response is still being
-    /// walked, so every load of one level of a response lands in one batch:
-    /// the statement count stays constant whatever the page size. A subgraph
-    /// scales out by replicas, not threads.
+    /// batch loader cannot run while a response level is still being walked,
+    /// so every load of that level lands in one batch: the statement count
+    /// stays constant whatever the page size. A subgraph scales out by
+    /// replicas, not threads.
     ///
     /// Returns the subgraph's database once it is open and migrated, and a
-    /// receiver that hears when the server has stopped.
-    pub async fn spawn(self) -> anyhow::Result<(Db, tokio::sync::oneshot::Receiver<anyhow::Result<()>>)> {
+    /// receiver that hears when the subgraph has stopped.
+    pub async fn spawn(
+        &self,
+        listener: std::net::TcpListener,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<(Db, tokio::sync::oneshot::Receiver<anyhow::Result<()>>)> {
         let (opened, opened_signal) = tokio::sync::oneshot::channel();
         let (stopped, stopped_signal) = tokio::sync::oneshot::channel();
+        let serving = self.clone();
         let name = self.subgraph.name();
         std::thread::Builder::new().name(name.into()).spawn(move || {
             let served = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .map_err(anyhow::Error::from)
-                .and_then(|runtime| runtime.block_on(self.serve(opened)));
+                .and_then(|runtime| runtime.block_on(serving.serve(listener, shutdown, opened)));
             let _ = stopped.send(served);
         })?;
         let db = opened_signal.await.with_context(|| format!("the {name} subgraph stopped while starting"))??;
         Ok((db, stopped_signal))
     }
 
-    async fn serve(self, opened: tokio::sync::oneshot::Sender<anyhow::Result<Db>>) -> anyhow::Result<()> {
+    async fn serve(
+        self,
+        listener: std::net::TcpListener,
+        shutdown: watch::Receiver<bool>,
+        opened: tokio::sync::oneshot::Sender<anyhow::Result<Db>>,
+    ) -> anyhow::Result<()> {
         let db = match self.subgraph.connect(&self.database_url).await {
             Ok(db) => db,
             Err(error) => {
@@ -218,15 +260,27 @@ impl Serving {
                 return Ok(());
             }
         };
+        let background_db = db.counted_apart();
+        let context = Context {
+            db: db.clone(),
+            verifier: self.verifier,
+            graph: self.graph,
+            outbox: Outbox::new(background_db.clone(), self.bus.clone()),
+            bus: self.bus,
+            settings: self.settings,
+        };
+        let background = self.subgraph.start_background(&Context { db: background_db, ..context.clone() }, &shutdown);
         let _ = opened.send(Ok(db.clone()));
-        self.listener.set_nonblocking(true)?;
-        let listener = tokio::net::TcpListener::from_std(self.listener)?;
-        let app = self.subgraph.app(db.clone(), self.verifier, self.graph);
-        let mut shutdown = self.shutdown;
-        let served = kit::server::serve(listener, app, async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let mut signal = shutdown.clone();
+        let served = kit::server::serve(listener, self.subgraph.app(&context), async move {
+            kit::server::stopping(&mut signal).await;
         })
         .await;
+        for task in background {
+            let _ = task.await;
+        }
         db.close().await;
         served
     }

@@ -45,17 +45,3 @@ pub fn sign(pem: &[u8], claims: &Claims) -> anyhow::Result<String> {
     header.kid = Some(DEV_KEY_ID.to_string());
     Ok(encode(&header, claims, &key)?)
 }
-
-/// Parses "15m", "2h", "7d" or plain seconds.
-pub fn parse_ttl(text: &str) -> Result<Duration, String> {
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let value: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 15m, 2h or 7d"))?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "m" => value * 60,
-        "h" => value * 3600,
-        "d" => value * 86_400,
-        _ => return Err(format!("{text:?} is not a duration like 15m, 2h or 7d")),
-    };
-    Ok(Duration::from_secs(seconds))
-}

@@ -5,10 +5,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use commerce_supergraph::subgraphs::Subgraph;
+use commerce_supergraph::subgraphs::{Settings, Subgraph};
 use commerce_supergraph::supergraph::{self, Options, Storage, Supergraph};
 use commerce_supergraph::token::{self, TokenRequest};
 use kit::auth::Claims;
+use kit::events::{BusConfig, Faults};
 use serde_json::{Value, json};
 
 /// Products seeded into every test's catalog: more than one page of 100.
@@ -44,18 +45,38 @@ pub struct TestApp {
     pub supergraph: Supergraph,
     http: reqwest::Client,
     work_dir: PathBuf,
+    pub faults: Faults,
 }
 
 /// Starts the whole supergraph on fresh databases, with the demo catalog.
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, test_settings()).await
+}
+
+/// Saga timings for tests: a slow payment is slow enough to outlive a
+/// reservation only when a test shortens the TTL.
+pub fn test_settings() -> Settings {
+    Settings { reservation_ttl: Duration::from_secs(600), expiry_sweep: Duration::from_millis(200), sandbox_slow_delay: Duration::from_secs(3) }
+}
+
+pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
+    let faults = Faults::default();
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let work_dir = std::env::temp_dir().join(format!("commerce-test-{run_id}"));
-    let storage = match backend {
-        Backend::Sqlite => Storage::Sqlite(work_dir.join("data")),
-        Backend::Postgres => Storage::Postgres {
-            server_url: std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into()),
-            prefix: format!("test_{run_id}"),
-        },
+    let (storage, bus) = match backend {
+        Backend::Sqlite => (Storage::Sqlite(work_dir.join("data")), BusConfig::InProcess),
+        Backend::Postgres => (
+            Storage::Postgres {
+                server_url: std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into()),
+                prefix: format!("test_{run_id}"),
+            },
+            BusConfig::Nats {
+                url: std::env::var("TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
+                namespace: format!("test_{run_id}"),
+                // Each run has a stream of its own; the server forgets it soon after.
+                max_age: Duration::from_secs(600),
+            },
+        ),
     };
     let supergraph = supergraph::start(Options {
         storage,
@@ -65,10 +86,13 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         config_dir: supergraph::config_dir(),
         work_dir: work_dir.clone(),
         log_level: "warn".into(),
+        bus,
+        faults: faults.clone(),
+        settings: settings.clone(),
     })
     .await
     .expect("the supergraph starts");
-    TestApp { supergraph, http: reqwest::Client::new(), work_dir }
+    TestApp { supergraph, http: reqwest::Client::new(), work_dir, faults }
 }
 
 impl Drop for TestApp {

@@ -3,6 +3,7 @@
 //! never shows a price other than the catalog's.
 
 mod db;
+mod events;
 mod schema;
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use kit::JwtVerifier;
 use kit::db::Db;
 use kit::graph::GraphClient;
 
+pub use events::CartEvents;
 pub use schema::{Mutation, Query};
 
 pub const NAME: &str = "cart";

@@ -2,6 +2,7 @@
 //! `Variant.inStock` and `Product.inStock` to the catalog's entities.
 
 mod db;
+mod events;
 mod schema;
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use kit::JwtVerifier;
 use kit::db::Db;
 
 pub use db::set_on_hand;
+pub use events::InventoryEvents;
 pub use schema::{Mutation, Query};
 
 pub const NAME: &str = "inventory";

@@ -21,11 +21,23 @@ use sqlx::{Any, AnyPool, Describe, Either, Execute, Executor, Transaction};
 pub struct Db {
     pool: AnyPool,
     statements: Arc<AtomicU64>,
+    postgres: bool,
 }
 
 impl Db {
+    /// The one place the dialects differ: row locks that skip locked rows.
+    pub fn is_postgres(&self) -> bool {
+        self.postgres
+    }
+
     pub async fn begin(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
         self.pool.begin().await
+    }
+
+    /// The same pool with a counter of its own, for background work (relays,
+    /// consumers, sweeps) so that it does not blur what requests cost.
+    pub fn counted_apart(&self) -> Db {
+        Db { statements: Arc::default(), ..self.clone() }
     }
 
     /// Statements run outside transactions since the pool was opened.
@@ -105,7 +117,7 @@ pub async fn connect(url: &str, migrator: &Migrator) -> anyhow::Result<Db> {
         .await
         .with_context(|| format!("connecting to {}", redact(url)))?;
     migrator.run(&pool).await.context("running migrations")?;
-    Ok(Db { pool, statements: Arc::default() })
+    Ok(Db { pool, statements: Arc::default(), postgres: !sqlite })
 }
 
 /// A connection URL without its password, for logs and errors.

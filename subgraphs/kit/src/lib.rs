@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod graph;
 pub mod money;
 pub mod page;

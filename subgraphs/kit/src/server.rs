@@ -13,6 +13,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 use tokio::net::TcpListener;
+use futures::StreamExt;
 use tracing::Instrument;
 
 use crate::auth::JwtVerifier;
@@ -22,6 +23,14 @@ use crate::db::Db;
 /// so it can travel into logs and events.
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
+
+/// The caller's verified Authorization header, for the rare read a subgraph
+/// makes through the router on the caller's behalf.
+#[derive(Clone, Debug)]
+pub struct ForwardedAuthorization(pub Option<String>);
+
+/// How often an open subscription sends a heartbeat part.
+const SUBSCRIPTION_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
 
 struct AppState<Q, M, S> {
     name: &'static str,
@@ -84,11 +93,14 @@ where
         .with_state(state)
 }
 
+/// Queries and mutations answer with one JSON document; a subscription (the
+/// router asks with `Accept: multipart/mixed`) streams multipart parts until
+/// the client goes away.
 async fn graphql<Q, M, S>(
     State(state): State<Arc<AppState<Q, M, S>>>,
     headers: HeaderMap,
     request: GraphQLRequest,
-) -> GraphQLResponse
+) -> axum::response::Response
 where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
@@ -104,7 +116,18 @@ where
     );
     let response = match state.verifier.viewer_from_headers(&headers) {
         Ok(viewer) => {
-            let request = request.into_inner().data(viewer).data(RequestId(request_id));
+            let request = request.into_inner().data(viewer).data(RequestId(request_id)).data(ForwardedAuthorization(
+                header(&headers, "authorization"),
+            ));
+            if header(&headers, "accept").is_some_and(|accept| accept.contains("multipart/mixed")) {
+                state.metrics.requests.with_label_values(&["subscription"]).inc();
+                let stream = state.schema.execute_stream(request);
+                let body = async_graphql::http::create_multipart_mixed_stream(stream, SUBSCRIPTION_HEARTBEAT);
+                return axum::response::Response::builder()
+                    .header("content-type", "multipart/mixed; boundary=graphql")
+                    .body(axum::body::Body::from_stream(body.map(Ok::<_, std::convert::Infallible>)))
+                    .expect("a static header is valid");
+            }
             state.schema.execute(request).instrument(span).await
         }
         Err(error) => async_graphql::Response::from_errors(vec![async_graphql::Error::from(error).into_server_error(Default::default())]),
@@ -112,7 +135,7 @@ where
     let outcome = if response.is_ok() { "ok" } else { "error" };
     state.metrics.requests.with_label_values(&[outcome]).inc();
     state.metrics.latency.with_label_values(&[outcome]).observe(started.elapsed().as_secs_f64());
-    response.into()
+    GraphQLResponse::from(response).into_response()
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -142,4 +165,10 @@ async fn metrics<Q, M, S>(State(state): State<Arc<AppState<Q, M, S>>>) -> impl I
 pub async fn serve(listener: TcpListener, app: axum::Router, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     Ok(())
+}
+
+/// Resolves once `shutdown` turns true (or its sender is gone). The guard
+/// `wait_for` returns is dropped here, so callers stay `Send` across awaits.
+pub async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
 }

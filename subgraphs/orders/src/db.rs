@@ -11,12 +11,18 @@ pub struct OrderRow {
     pub id: String,
     pub number: String,
     pub customer_id: String,
+    pub cart_id: String,
     pub status: String,
     pub total_minor: i64,
     pub currency: String,
+    pub payment_token: Option<String>,
 }
 
-const ORDER_COLUMNS: &str = "id, number, customer_id, status, total_minor, currency";
+const ORDER_COLUMNS: &str = "id, number, customer_id, cart_id, status, total_minor, currency, payment_token";
+
+pub async fn find_order(db: &Db, id: &str) -> Result<Option<OrderRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1")).bind(id).fetch_optional(db).await
+}
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct LineRow {

@@ -1,14 +1,23 @@
 //! The orders subgraph's part of the graph.
 
-use async_graphql::{ComplexObject, Context, Enum, ID, Object, Result, SimpleObject};
+use std::sync::Arc;
+
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, Result, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
+use futures::Stream;
 use kit::auth::Viewer;
 use kit::db::Db;
-use kit::error::ApiError;
-use kit::money::{CurrencyCode, Money};
+use kit::error::{ApiError, UserError};
+use kit::events::{Bus, Outbox};
+use kit::graph::GraphClient;
+use kit::money::{CurrencyCode, Money, MoneyInput};
 use kit::page::{PageInfo, PageRequest};
+use kit::server::{ForwardedAuthorization, RequestId};
+use tokio::sync::broadcast::error::RecvError;
 
-use crate::db::{self, Loaders, OrderRow};
+use crate::checkout::{self, Cancelled, PlaceOrder, Placed};
+use crate::db::{self, Loaders, OrderRow, find_order};
+use crate::payments::PaymentGateway;
 
 /// Who may read any order, not only their own (customer service, partners).
 const READ_ALL_ORDERS: &str = "orders:read:all";
@@ -161,12 +170,14 @@ pub struct OrderEdge {
     pub node: Order,
 }
 
+fn may_see(viewer: &Viewer, order: &OrderRow) -> bool {
+    viewer.subject_opt() == Some(order.customer_id.as_str()) || viewer.has_scope(READ_ALL_ORDERS)
+}
+
 async fn visible_order(ctx: &Context<'_>, id: String) -> Result<Option<Order>, ApiError> {
     let viewer = ctx.data_unchecked::<Viewer>();
     let row = ctx.data_unchecked::<Loaders>().orders_by_id.load_one(id).await?;
-    Ok(row
-        .filter(|order| viewer.subject_opt() == Some(order.customer_id.as_str()) || viewer.has_scope(READ_ALL_ORDERS))
-        .map(Order))
+    Ok(row.filter(|order| may_see(viewer, order)).map(Order))
 }
 
 pub struct Query;
@@ -193,5 +204,115 @@ impl Query {
     #[graphql(entity)]
     async fn find_customer_by_id(&self, id: ID) -> Customer {
         Customer { id }
+    }
+}
+
+#[derive(InputObject)]
+pub struct PlaceOrderInput {
+    pub cart_id: ID,
+    /// The same key (per customer) always answers with the same order.
+    pub idempotency_key: String,
+    /// A token from the payment provider's client library (sandbox: tok_visa, tok_declined, tok_slow).
+    pub payment_token: String,
+    /// The total the shopper saw; when the catalog's total differs, no order is made.
+    pub expected_total: Option<MoneyInput>,
+}
+
+#[derive(SimpleObject)]
+pub struct OrderPayload {
+    pub order: Option<Order>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl OrderPayload {
+    fn of(row: OrderRow) -> Self {
+        OrderPayload { order: Some(Order(row)), user_errors: vec![] }
+    }
+
+    fn failed(error: UserError) -> Self {
+        OrderPayload { order: None, user_errors: vec![error] }
+    }
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Places an order for the cart and answers at once with the order
+    /// PENDING; stock and payment settle it on events within a second or so.
+    async fn place_order(&self, ctx: &Context<'_>, input: PlaceOrderInput) -> Result<OrderPayload> {
+        let customer_id = ctx.data_unchecked::<Viewer>().subject()?;
+        let request = PlaceOrder {
+            customer_id,
+            cart_id: &input.cart_id,
+            idempotency_key: &input.idempotency_key,
+            payment_token: &input.payment_token,
+            expected_total: input.expected_total.map(MoneyInput::into_money),
+            authorization: ctx.data_unchecked::<ForwardedAuthorization>().0.as_deref(),
+            correlation_id: &ctx.data_unchecked::<RequestId>().0,
+        };
+        let placed = checkout::place_order(
+            ctx.data_unchecked::<Db>(),
+            ctx.data_unchecked::<GraphClient>(),
+            ctx.data_unchecked::<Outbox>(),
+            &request,
+        )
+        .await?;
+        Ok(match placed {
+            Placed::Order(row) => OrderPayload::of(row),
+            Placed::Refused(error) => OrderPayload::failed(error),
+        })
+    }
+
+    /// Cancels a CONFIRMED order: the payment is voided and the stock restored.
+    async fn cancel_order(&self, ctx: &Context<'_>, id: ID) -> Result<OrderPayload> {
+        let viewer = ctx.data_unchecked::<Viewer>();
+        let customer_id = viewer.subject()?;
+        let db = ctx.data_unchecked::<Db>();
+        let order = find_order(db, &id).await.map_err(ApiError::from)?.filter(|order| order.customer_id == customer_id);
+        let Some(order) = order else {
+            return Ok(OrderPayload::failed(UserError::new("ORDER_NOT_FOUND", "id", "no such order")));
+        };
+        let gateway = ctx.data_unchecked::<Arc<dyn PaymentGateway>>();
+        let cancelled = checkout::cancel_order(db, gateway.as_ref(), ctx.data_unchecked::<Outbox>(), order, &ctx.data_unchecked::<RequestId>().0).await?;
+        Ok(match cancelled {
+            Cancelled::Order(row) => OrderPayload::of(row),
+            Cancelled::Refused(error) => OrderPayload::failed(error),
+        })
+    }
+}
+
+pub struct Subscription;
+
+#[Subscription]
+impl Subscription {
+    /// The order now, then again each time its status changes.
+    async fn order_status_changed(&self, ctx: &Context<'_>, order_id: ID) -> Result<impl Stream<Item = Order> + use<>> {
+        let viewer = ctx.data_unchecked::<Viewer>();
+        viewer.subject()?;
+        let db = ctx.data_unchecked::<Db>().clone();
+        // Subscribe before reading, so no change can slip between the two.
+        let live = ctx.data_unchecked::<Bus>().live();
+        let order = find_order(&db, &order_id).await.map_err(ApiError::from)?.filter(|order| may_see(viewer, order));
+        let Some(order) = order else {
+            return Err(ApiError::BadUserInput(format!("no order {} to follow", order_id.0)).into());
+        };
+        let state = (db, live, order.id.clone(), None::<String>, Some(order));
+        Ok(futures::stream::unfold(state, |(db, mut live, id, last_status, pending)| async move {
+            let mut pending = pending;
+            loop {
+                if let Some(order) = pending.take()
+                    && last_status.as_deref() != Some(order.status.as_str())
+                {
+                    let status = order.status.clone();
+                    return Some((Order(order), (db, live, id, Some(status), None)));
+                }
+                match live.recv().await {
+                    Ok(event) if event.payload.get("order_id").and_then(|v| v.as_str()) != Some(id.as_str()) => continue,
+                    Ok(_) | Err(RecvError::Lagged(_)) => pending = find_order(&db, &id).await.ok().flatten(),
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        }))
     }
 }

@@ -1,5 +1,10 @@
 //! The entities orders owns, resolved the way the router asks for them.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use kit::events::{Bus, BusConfig, Faults, Outbox};
+use kit::graph::GraphClient;
 use kit::testing::{customer, execute, memory_db};
 use serde_json::json;
 
@@ -20,7 +25,14 @@ async fn schema_with_one_order() -> orders::OrdersSchema {
         .execute(&db)
         .await
         .unwrap();
-    orders::schema(db)
+    let bus = Bus::connect(&BusConfig::InProcess, Faults::default()).await.unwrap();
+    let checkout = orders::Checkout {
+        graph: GraphClient::new("http://127.0.0.1:9/unused"),
+        outbox: Outbox::new(db.clone(), bus.clone()),
+        gateway: Arc::new(orders::SandboxGateway::new(db.clone(), Duration::ZERO)),
+        bus,
+    };
+    orders::schema(db, checkout)
 }
 
 #[tokio::test]

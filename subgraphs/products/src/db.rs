@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use kit::db::{Db, fetch_by_keys, loader};
+use kit::events::contracts::VariantPriceChanged;
+use kit::events::{Envelope, record};
 use kit::money::{CurrencyCode, Money};
 use sqlx::Row;
 
@@ -197,18 +199,26 @@ pub async fn list_categories(db: &Db) -> Result<Vec<CategoryRow>, sqlx::Error> {
         .await
 }
 
-/// Sets a variant's price; None when the sku is unknown.
+/// Sets a variant's price and records VariantPriceChanged in the same
+/// transaction; None when the sku is unknown.
 #[tracing::instrument(skip(db))]
-pub async fn set_variant_price(db: &Db, sku: &str, price: Money) -> Result<Option<VariantRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+pub async fn set_variant_price(db: &Db, sku: &str, price: Money, correlation_id: &str) -> Result<Option<VariantRow>, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let row: Option<VariantRow> = sqlx::query_as(&format!(
         "UPDATE variants SET price_minor = $1, currency = $2, updated_at = $3 WHERE sku = $4 RETURNING {VARIANT_COLUMNS}"
     ))
     .bind(price.minor_units)
     .bind(price.currency.as_str())
     .bind(kit::db::now())
     .bind(sku)
-    .fetch_optional(db)
-    .await
+    .fetch_optional(&mut *tx)
+    .await?;
+    if row.is_some() {
+        let changed = VariantPriceChanged { sku: sku.to_string(), price_minor: price.minor_units, currency: price.currency.as_str().into() };
+        record(&mut *tx, &Envelope::new(crate::NAME, correlation_id, &changed)).await?;
+    }
+    tx.commit().await?;
+    Ok(row)
 }
 
 /// A product to add to the catalog (the seed command's input).

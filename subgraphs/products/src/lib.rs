@@ -9,6 +9,7 @@ use std::sync::Arc;
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 use kit::JwtVerifier;
 use kit::db::Db;
+use kit::events::Outbox;
 
 pub use db::{NewProduct, NewVariant, insert_catalog};
 pub use schema::{Mutation, Query};
@@ -23,10 +24,11 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query, Mutation, EmptySubscription).enable_federation()
 }
 
-pub fn schema(db: Db) -> ProductsSchema {
+pub fn schema(db: Db, outbox: Outbox) -> ProductsSchema {
     builder()
         .data(db::Loaders::new(db.clone()))
         .data(db)
+        .data(outbox)
         .finish()
 }
 
@@ -34,6 +36,6 @@ pub fn sdl() -> String {
     kit::server::sdl(&builder().finish())
 }
 
-pub fn app(db: Db, verifier: Arc<JwtVerifier>) -> axum::Router {
-    kit::server::app(NAME, schema(db.clone()), verifier, db)
+pub fn app(db: Db, verifier: Arc<JwtVerifier>, outbox: Outbox) -> axum::Router {
+    kit::server::app(NAME, schema(db.clone(), outbox), verifier, db)
 }

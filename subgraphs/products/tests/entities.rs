@@ -1,6 +1,7 @@
 //! The entities products owns, resolved the way the router asks for them.
 
 use kit::auth::Viewer;
+use kit::events::{Bus, BusConfig, Faults, Outbox};
 use kit::money::{CurrencyCode, Money};
 use kit::testing::{execute, memory_db};
 use products::{NewProduct, NewVariant};
@@ -22,7 +23,8 @@ async fn schema_with_one_product() -> (products::ProductsSchema, String) {
         ],
     };
     products::insert_catalog(&db, &[product]).await.unwrap();
-    (products::schema(db), id)
+    let bus = Bus::connect(&BusConfig::InProcess, Faults::default()).await.unwrap();
+    (products::schema(db.clone(), Outbox::new(db, bus)), id)
 }
 
 const ENTITIES: &str = "query ($r: [_Any!]!) { _entities(representations: $r) { \

@@ -2,6 +2,7 @@
 //! `Product.reviews` and `Product.rating` to the catalog's product.
 
 mod db;
+mod events;
 mod schema;
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use kit::JwtVerifier;
 use kit::db::Db;
 use kit::graph::GraphClient;
 
+pub use events::ReviewsEvents;
 pub use schema::{Mutation, Query};
 
 pub const NAME: &str = "reviews";

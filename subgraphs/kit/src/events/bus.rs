@@ -1,0 +1,310 @@
+//! The two buses behind one type. In-process (what `cargo run` uses): the
+//! relay hands each event to every subscribing subgraph and the outbox row
+//! is done only when all of them have handled it. NATS JetStream (with
+//! `EVENT_BUS=nats://...`): one stream for the shop's events, one durable
+//! consumer per subscribing subgraph, so replicas share the work.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
+use futures::StreamExt;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use super::Envelope;
+use super::contracts::SUBSCRIPTIONS;
+use super::delivery::{Consumer, MAX_ATTEMPTS, Outcome};
+
+/// Wait before delivering again after `attempts` failures: 100 ms doubling, at most 5 s.
+pub(super) fn backoff(attempts: i64) -> Duration {
+    let exponent = attempts.clamp(1, 16) as u32 - 1;
+    Duration::from_millis(100u64.saturating_mul(1 << exponent)).min(Duration::from_secs(5))
+}
+
+#[derive(Clone, Debug)]
+pub enum BusConfig {
+    InProcess,
+    /// `namespace` names the stream (upper-cased) and prefixes the subjects,
+    /// so several shops (or test runs) can share one NATS server.
+    Nats { url: String, namespace: String, max_age: Duration },
+}
+
+impl BusConfig {
+    /// From `EVENT_BUS`: unset or "in-process", or a nats:// URL.
+    pub fn from_env() -> Self {
+        match std::env::var("EVENT_BUS") {
+            Ok(url) if url.starts_with("nats://") => BusConfig::Nats {
+                url,
+                namespace: std::env::var("EVENT_NAMESPACE").unwrap_or_else(|_| "commerce".into()),
+                max_age: Duration::from_secs(7 * 86_400),
+            },
+            _ => BusConfig::InProcess,
+        }
+    }
+}
+
+/// Failures injected on purpose, to prove the retry and dead-letter paths
+/// (used by the resilience tests; empty in normal operation).
+#[derive(Clone, Default)]
+pub struct Faults(Arc<Mutex<FaultState>>);
+
+#[derive(Default)]
+struct FaultState {
+    crash_after_effect: Vec<(String, String)>,
+    poisoned: Vec<(String, String)>,
+}
+
+impl Faults {
+    /// The next delivery of `event_type` to `consumer` fails after its effect
+    /// has committed, as if the process died before acknowledging.
+    pub fn crash_after_effect_once(&self, consumer: &str, event_type: &str) {
+        self.state().crash_after_effect.push((consumer.into(), event_type.into()));
+    }
+
+    /// Every delivery of `event_type` to `consumer` fails until `cure`.
+    pub fn poison(&self, consumer: &str, event_type: &str) {
+        self.state().poisoned.push((consumer.into(), event_type.into()));
+    }
+
+    pub fn cure(&self, consumer: &str, event_type: &str) {
+        self.state().poisoned.retain(|(c, t)| !(c == consumer && t == event_type));
+    }
+
+    pub(super) fn poisoned(&self, consumer: &str, event_type: &str) -> bool {
+        self.state().poisoned.iter().any(|(c, t)| c == consumer && t == event_type)
+    }
+
+    pub(super) fn take_crash_after_effect(&self, consumer: &str, event_type: &str) -> bool {
+        let mut state = self.state();
+        let position = state.crash_after_effect.iter().position(|(c, t)| c == consumer && t == event_type);
+        position.map(|i| state.crash_after_effect.remove(i)).is_some()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, FaultState> {
+        self.0.lock().expect("no code panics while holding the fault lock")
+    }
+}
+
+struct Delivery {
+    envelope: Envelope,
+    outcome: oneshot::Sender<Outcome>,
+}
+
+#[derive(Clone)]
+pub struct Bus(Arc<BusInner>);
+
+struct BusInner {
+    transport: Transport,
+    faults: Faults,
+    /// Every event this process sees, for live updates (subscriptions).
+    live: broadcast::Sender<Envelope>,
+    open: watch::Sender<bool>,
+}
+
+enum Transport {
+    InProcess { consumers: Mutex<HashMap<&'static str, Option<mpsc::Sender<Delivery>>>> },
+    Nats { jetstream: jetstream::Context, stream: String, prefix: String },
+}
+
+impl Bus {
+    pub async fn connect(config: &BusConfig, faults: Faults) -> anyhow::Result<Bus> {
+        let (live, _) = broadcast::channel(1024);
+        let (transport, open) = match config {
+            BusConfig::InProcess => {
+                let consumers = SUBSCRIPTIONS.iter().map(|(name, _)| (*name, None)).collect();
+                (Transport::InProcess { consumers: Mutex::new(consumers) }, false)
+            }
+            BusConfig::Nats { url, namespace, max_age } => {
+                let client = async_nats::connect(url.as_str()).await.with_context(|| format!("connecting to NATS at {url}"))?;
+                let jetstream = jetstream::new(client.clone());
+                let stream = namespace.to_uppercase();
+                let prefix = namespace.to_lowercase();
+                jetstream
+                    .get_or_create_stream(stream::Config {
+                        name: stream.clone(),
+                        subjects: vec![format!("{prefix}.>")],
+                        max_age: *max_age,
+                        duplicate_window: Duration::from_secs(120),
+                        storage: stream::StorageType::File,
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|e| anyhow!("creating the {stream} stream: {e}"))?;
+                forward_live_events(client, format!("{prefix}.>"), live.clone()).await?;
+                (Transport::Nats { jetstream, stream, prefix }, true)
+            }
+        };
+        let (open, _) = watch::channel(open);
+        Ok(Bus(Arc::new(BusInner { transport, faults, live, open })))
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.0.faults
+    }
+
+    /// Lets relays publish. The in-process bus waits for this until every
+    /// subgraph of the process has attached its consumer, so the first events
+    /// are not retried needlessly.
+    pub fn open(&self) {
+        self.0.open.send_replace(true);
+    }
+
+    pub(super) async fn wait_until_open(&self) {
+        let _ = self.0.open.subscribe().wait_for(|open| *open).await;
+    }
+
+    /// Every event published from now on, as this process sees it.
+    pub fn live(&self) -> broadcast::Receiver<Envelope> {
+        self.0.live.subscribe()
+    }
+
+    /// Publishes one event; Ok means it will never be lost: every in-process
+    /// subscriber has handled it, or JetStream has stored it.
+    pub async fn publish(&self, envelope: &Envelope) -> anyhow::Result<()> {
+        match &self.0.transport {
+            Transport::InProcess { consumers } => {
+                for (name, event_types) in SUBSCRIPTIONS {
+                    if !event_types.contains(&envelope.event_type.as_str()) {
+                        continue;
+                    }
+                    let sender = consumers.lock().expect("no panics under this lock")[name]
+                        .clone()
+                        .ok_or_else(|| anyhow!("the {name} consumer is not running"))?;
+                    let (outcome, heard) = oneshot::channel();
+                    sender
+                        .send(Delivery { envelope: envelope.clone(), outcome })
+                        .await
+                        .map_err(|_| anyhow!("the {name} consumer stopped"))?;
+                    match heard.await.map_err(|_| anyhow!("the {name} consumer stopped mid-delivery"))? {
+                        Outcome::Handled | Outcome::DeadLettered => {}
+                        Outcome::Retry => return Err(anyhow!("the {name} consumer failed to handle it")),
+                    }
+                }
+                let _ = self.0.live.send(envelope.clone());
+                Ok(())
+            }
+            Transport::Nats { jetstream, prefix, .. } => {
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert("Nats-Msg-Id", envelope.id.as_str());
+                let subject = format!("{prefix}.{}", envelope.event_type);
+                let payload = serde_json::to_vec(envelope)?;
+                jetstream
+                    .publish_with_headers(subject, headers, payload.into())
+                    .await
+                    .map_err(|e| anyhow!("publishing to JetStream: {e}"))?
+                    .await
+                    .map_err(|e| anyhow!("JetStream did not store the event: {e}"))?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Delivers the consumer's events to it until `shutdown`.
+    pub async fn consume(&self, consumer: Consumer, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let event_types = SUBSCRIPTIONS
+            .iter()
+            .find(|(name, _)| *name == consumer.name)
+            .map(|(_, types)| *types)
+            .with_context(|| format!("{} subscribes to nothing", consumer.name))?;
+        match &self.0.transport {
+            Transport::InProcess { consumers } => {
+                let (sender, mut deliveries) = mpsc::channel::<Delivery>(64);
+                consumers.lock().expect("no panics under this lock").insert(consumer.name, Some(sender));
+                loop {
+                    tokio::select! {
+                        delivery = deliveries.recv() => {
+                            let Some(delivery) = delivery else { break };
+                            let outcome = consumer.deliver(&delivery.envelope, &self.0.faults).await;
+                            let _ = delivery.outcome.send(outcome);
+                        }
+                        _ = crate::server::stopping(&mut shutdown) => break,
+                    }
+                }
+                consumers.lock().expect("no panics under this lock").insert(consumer.name, None);
+                Ok(())
+            }
+            Transport::Nats { jetstream, stream, prefix } => {
+                let stream = jetstream.get_stream(stream.as_str()).await.map_err(|e| anyhow!("opening the stream: {e}"))?;
+                let durable = stream
+                    .get_or_create_consumer(
+                        consumer.name,
+                        pull::Config {
+                            durable_name: Some(consumer.name.to_string()),
+                            filter_subjects: event_types.iter().map(|t| format!("{prefix}.{t}")).collect(),
+                            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                            ack_wait: Duration::from_secs(30),
+                            // Our own count dead-letters at MAX_ATTEMPTS; this bounds it on the server too.
+                            max_deliver: MAX_ATTEMPTS * 2,
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .map_err(|e| anyhow!("creating the {} consumer: {e}", consumer.name))?;
+                let mut messages = durable.messages().await.map_err(|e| anyhow!("reading the {} consumer: {e}", consumer.name))?;
+                loop {
+                    let message = tokio::select! {
+                        message = messages.next() => message,
+                        _ = crate::server::stopping(&mut shutdown) => break,
+                    };
+                    let Some(message) = message else { break };
+                    let message = match message {
+                        Ok(message) => message,
+                        Err(error) => {
+                            tracing::warn!(consumer = consumer.name, %error, "reading from JetStream failed");
+                            continue;
+                        }
+                    };
+                    let envelope: Envelope = match serde_json::from_slice(&message.payload) {
+                        Ok(envelope) => envelope,
+                        Err(error) => {
+                            // Not an envelope at all: nothing can ever handle it.
+                            tracing::error!(consumer = consumer.name, %error, "unreadable message terminated");
+                            let _ = message.ack_with(AckKind::Term).await;
+                            continue;
+                        }
+                    };
+                    let acknowledged = match consumer.deliver(&envelope, &self.0.faults).await {
+                        Outcome::Handled | Outcome::DeadLettered => message.ack().await,
+                        Outcome::Retry => {
+                            let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
+                            message.ack_with(AckKind::Nak(Some(backoff(delivered)))).await
+                        }
+                    };
+                    if let Err(error) = acknowledged {
+                        tracing::warn!(consumer = consumer.name, event_id = %envelope.id, %error, "acknowledging failed; JetStream will redeliver");
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Feeds every event on `subject` into `live`, so that a process sees the
+/// events other replicas publish (each replica has its own core subscription).
+async fn forward_live_events(client: async_nats::Client, subject: String, live: broadcast::Sender<Envelope>) -> anyhow::Result<()> {
+    let mut subscription = client.subscribe(subject).await.map_err(|e| anyhow!("subscribing for live events: {e}"))?;
+    tokio::spawn(async move {
+        while let Some(message) = subscription.next().await {
+            if let Ok(envelope) = serde_json::from_slice::<Envelope>(&message.payload) {
+                let _ = live.send(envelope);
+            }
+        }
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_millis(100));
+        assert_eq!(backoff(3), Duration::from_millis(400));
+        assert_eq!(backoff(40), Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,161 @@
+//! Consuming events: idempotent handlers, bounded retries, dead letters.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use sqlx::AnyConnection;
+
+use super::{Envelope, Faults};
+use crate::db::{Db, is_unique_violation, now};
+
+/// Deliveries of one event to one consumer before it becomes a dead letter.
+pub const MAX_ATTEMPTS: i64 = 5;
+
+/// What a subgraph does with the events it consumes.
+#[async_trait]
+pub trait Handler: Send + Sync {
+    /// Applies `envelope`. Must be idempotent: call `first_delivery` in the
+    /// same transaction as the effect and skip the effect when it says false.
+    async fn handle(&self, envelope: &Envelope) -> anyhow::Result<()>;
+}
+
+/// A subgraph's durable consumer.
+#[derive(Clone)]
+pub struct Consumer {
+    /// The consuming subgraph: replicas of one subgraph share one consumer.
+    pub name: &'static str,
+    pub db: Db,
+    pub handler: Arc<dyn Handler>,
+}
+
+/// Records that `consumer` has processed `event_id`, inside the transaction
+/// of the effect. False when it had already: the caller must then do nothing.
+pub async fn first_delivery(conn: &mut AnyConnection, consumer: &str, event_id: &str) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query("INSERT INTO processed_events (consumer, event_id, processed_at) VALUES ($1, $2, $3)")
+        .bind(consumer)
+        .bind(event_id)
+        .bind(now())
+        .execute(conn)
+        .await;
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(error) if is_unique_violation(&error) => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+/// How one delivery ended, for the bus to acknowledge or retry.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Handled,
+    /// Failed MAX_ATTEMPTS times: now a dead letter; acknowledge it.
+    DeadLettered,
+    /// Failed; deliver again later.
+    Retry,
+}
+
+impl Consumer {
+    /// Runs the handler once, with the bookkeeping both buses share.
+    pub async fn deliver(&self, envelope: &Envelope, faults: &Faults) -> Outcome {
+        let result = match faults.poisoned(self.name, &envelope.event_type) {
+            true => Err(anyhow::anyhow!("poisoned by a fault injection")),
+            false => self.handler.handle(envelope).await,
+        };
+        let error = match result {
+            Ok(()) if faults.take_crash_after_effect(self.name, &envelope.event_type) => {
+                anyhow::anyhow!("crashed after the effect, before acknowledging (fault injection)")
+            }
+            Ok(()) => return Outcome::Handled,
+            Err(error) => error,
+        };
+        match self.record_failure(envelope, &error).await {
+            Ok(attempts) if attempts >= MAX_ATTEMPTS => {
+                tracing::error!(consumer = self.name, event_id = %envelope.id, event_type = %envelope.event_type, error = %format!("{error:#}"), "event dead-lettered");
+                Outcome::DeadLettered
+            }
+            Ok(attempts) => {
+                tracing::warn!(consumer = self.name, event_id = %envelope.id, attempts, error = %format!("{error:#}"), "event handling failed; will retry");
+                Outcome::Retry
+            }
+            Err(bookkeeping) => {
+                tracing::error!(consumer = self.name, event_id = %envelope.id, error = %bookkeeping, "could not record a failed delivery");
+                Outcome::Retry
+            }
+        }
+    }
+
+    /// Counts a failed attempt; at MAX_ATTEMPTS also writes the dead letter.
+    async fn record_failure(&self, envelope: &Envelope, error: &anyhow::Error) -> anyhow::Result<i64> {
+        let mut tx = self.db.begin().await?;
+        let attempts: i64 = sqlx::query_scalar(
+            "INSERT INTO delivery_failures (consumer, event_id, attempts, last_error) VALUES ($1, $2, 1, $3) \
+             ON CONFLICT (consumer, event_id) DO UPDATE SET attempts = delivery_failures.attempts + 1, last_error = excluded.last_error \
+             RETURNING attempts",
+        )
+        .bind(self.name)
+        .bind(&envelope.id)
+        .bind(format!("{error:#}"))
+        .fetch_one(&mut *tx)
+        .await?;
+        if attempts >= MAX_ATTEMPTS {
+            sqlx::query(
+                "INSERT INTO dead_letters (id, consumer, event_id, event_type, envelope, error, attempts, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (consumer, event_id) DO NOTHING",
+            )
+            .bind(crate::db::new_id())
+            .bind(self.name)
+            .bind(&envelope.id)
+            .bind(&envelope.event_type)
+            .bind(serde_json::to_string(envelope)?)
+            .bind(format!("{error:#}"))
+            .bind(attempts)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(attempts)
+    }
+}
+
+/// A delivery that failed for good, kept for an operator.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct DeadLetter {
+    pub id: String,
+    pub consumer: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub error: String,
+    pub attempts: i64,
+    pub created_at: String,
+    pub replayed_at: Option<String>,
+}
+
+/// The dead letters in a consumer's database, oldest first.
+pub async fn dead_letters(db: &Db) -> anyhow::Result<Vec<DeadLetter>> {
+    Ok(sqlx::query_as(
+        "SELECT id, consumer, event_id, event_type, error, attempts, created_at, replayed_at FROM dead_letters ORDER BY created_at, id",
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// Delivers dead letter `id` once more, now that its cause is fixed. The
+/// handler is idempotent, so replaying an event that did apply changes nothing.
+pub async fn replay(consumer: &Consumer, id: &str) -> anyhow::Result<()> {
+    let (envelope, replayed_at): (String, Option<String>) =
+        sqlx::query_as("SELECT envelope, replayed_at FROM dead_letters WHERE id = $1 AND consumer = $2")
+            .bind(id)
+            .bind(consumer.name)
+            .fetch_optional(&consumer.db)
+            .await?
+            .with_context(|| format!("{} has no dead letter {id}", consumer.name))?;
+    if let Some(at) = replayed_at {
+        anyhow::bail!("dead letter {id} was replayed already, at {at}");
+    }
+    let envelope: Envelope = serde_json::from_str(&envelope).context("reading the dead letter's envelope")?;
+    consumer.handler.handle(&envelope).await.with_context(|| format!("replaying {} {}", envelope.event_type, envelope.id))?;
+    sqlx::query("UPDATE dead_letters SET replayed_at = $1 WHERE id = $2").bind(now()).bind(id).execute(&consumer.db).await?;
+    Ok(())
+}

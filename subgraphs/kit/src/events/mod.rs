@@ -1,0 +1,63 @@
+//! The event backbone: a versioned envelope, a transactional outbox with its
+//! relay, idempotent consumers, and two buses (in-process, NATS JetStream).
+//!
+//! Life of an event: a producer writes it to its outbox in the same
+//! transaction as the state change; the relay publishes it; each consuming
+//! subgraph applies it in one transaction that also records the event id, so
+//! a redelivery changes nothing. A delivery that keeps failing becomes a dead
+//! letter in the consumer's database, to be listed and replayed.
+
+mod bus;
+pub mod contracts;
+mod delivery;
+mod outbox;
+
+pub use bus::{Bus, BusConfig, Faults};
+pub use contracts::Contract;
+pub use delivery::{Consumer, DeadLetter, Handler, dead_letters, first_delivery, replay};
+pub use outbox::{Outbox, record};
+
+use anyhow::{bail, Context as _};
+use serde::{Deserialize, Serialize};
+
+/// What travels on the bus.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub version: u32,
+    pub occurred_at: String,
+    /// The subgraph that wrote it.
+    pub producer: String,
+    /// The request that started the chain (a placeOrder's request id), carried
+    /// by every event that follows from it.
+    pub correlation_id: String,
+    pub payload: serde_json::Value,
+}
+
+impl Envelope {
+    pub fn new<C: Contract>(producer: &str, correlation_id: &str, payload: &C) -> Self {
+        Envelope {
+            id: crate::db::new_id(),
+            event_type: C::TYPE.to_string(),
+            version: C::VERSION,
+            occurred_at: crate::db::now(),
+            producer: producer.to_string(),
+            correlation_id: correlation_id.to_string(),
+            payload: serde_json::to_value(payload).expect("event payloads serialize"),
+        }
+    }
+
+    /// The payload as `C`: refused when the type differs or the version is
+    /// newer than this code knows.
+    pub fn decode<C: Contract>(&self) -> anyhow::Result<C> {
+        if self.event_type != C::TYPE {
+            bail!("event {} is a {}, not a {}", self.id, self.event_type, C::TYPE);
+        }
+        if self.version > C::VERSION {
+            bail!("event {} is {} v{}, newer than v{} this code reads", self.id, self.event_type, self.version, C::VERSION);
+        }
+        serde_json::from_value(self.payload.clone()).with_context(|| format!("decoding {} {}", self.event_type, self.id))
+    }
+}
