@@ -134,6 +134,7 @@ async fn events(config_dir: PathBuf, action: EventsAction) -> anyhow::Result<()>
                     graph: GraphClient::new(std::env::var("ROUTER_URL").unwrap_or_else(|_| "http://127.0.0.1:4000/graphql".into())),
                     bus,
                     settings: Settings::from_env()?,
+                    payments_due: Arc::default(),
                 };
                 let consumer = subgraph.consumer(&context).context("a consuming subgraph has a consumer")?;
                 kit::events::replay(&consumer, &id).await?;
@@ -246,6 +247,7 @@ async fn run_subgraph(
         graph: GraphClient::new(router_url),
         bus: bus.clone(),
         settings: Settings::from_env()?,
+        payments_due: Arc::default(),
     };
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let (_db, stopped) = serving.spawn(listener, shutdown).await?;

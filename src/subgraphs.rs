@@ -83,6 +83,8 @@ pub struct Context {
     pub bus: Bus,
     pub outbox: Outbox,
     pub settings: Settings,
+    /// Wakes the orders payment worker when a reservation comes in.
+    pub payments_due: Arc<tokio::sync::Notify>,
 }
 
 impl Subgraph {
@@ -159,13 +161,20 @@ impl Subgraph {
             Subgraph::Products => return None,
             Subgraph::Inventory => Arc::new(self.inventory_events(context)),
             Subgraph::Cart => Arc::new(cart::CartEvents { db: db.clone() }),
-            Subgraph::Orders => {
-                let checkout = self.checkout(context);
-                Arc::new(orders::OrdersEvents { db: db.clone(), outbox: checkout.outbox, gateway: checkout.gateway })
-            }
+            Subgraph::Orders => Arc::new(self.orders_events(context)),
             Subgraph::Reviews => Arc::new(reviews::ReviewsEvents { db: db.clone() }),
         };
         Some(Consumer { name: self.name(), db, handler })
+    }
+
+    fn orders_events(self, context: &Context) -> orders::OrdersEvents {
+        let checkout = self.checkout(context);
+        orders::OrdersEvents {
+            db: context.db.clone(),
+            outbox: checkout.outbox,
+            gateway: checkout.gateway,
+            payments_due: context.payments_due.clone(),
+        }
     }
 
     fn inventory_events(self, context: &Context) -> inventory::InventoryEvents {
@@ -192,9 +201,13 @@ impl Subgraph {
                 }
             }));
         }
-        if self == Subgraph::Inventory {
-            let sweep = Arc::new(self.inventory_events(context));
-            tasks.push(tokio::spawn(sweep.expire_reservations(context.settings.expiry_sweep, shutdown.clone())));
+        match self {
+            Subgraph::Inventory => {
+                let sweep = Arc::new(self.inventory_events(context));
+                tasks.push(tokio::spawn(sweep.expire_reservations(context.settings.expiry_sweep, shutdown.clone())));
+            }
+            Subgraph::Orders => tasks.push(tokio::spawn(self.orders_events(context).take_payments(shutdown.clone()))),
+            _ => {}
         }
         tasks
     }

@@ -126,6 +126,14 @@ impl Supergraph {
         }
     }
 
+    /// Delivers one of a subgraph's dead letters again (`supergraph events replay`).
+    pub async fn replay_dead_letter(&self, subgraph: Subgraph, id: &str) -> anyhow::Result<()> {
+        let running = &self.subgraphs[&subgraph];
+        let context = running.serving.context(running.db.counted_apart());
+        let consumer = subgraph.consumer(&context).with_context(|| format!("{} consumes no events", subgraph.name()))?;
+        kit::events::replay(&consumer.with_faults(self.bus.faults()), id).await
+    }
+
     /// Starts a stopped subgraph again, on the same port and database.
     pub async fn restart_subgraph(&mut self, subgraph: Subgraph) -> anyhow::Result<()> {
         let running = self.subgraphs.get_mut(&subgraph).expect("every subgraph is started");
@@ -168,6 +176,7 @@ pub async fn start(options: Options) -> anyhow::Result<Supergraph> {
             graph: graph.clone(),
             bus: bus.clone(),
             settings: options.settings.clone(),
+            payments_due: Arc::default(),
         };
         let (stop, shutdown) = watch::channel(false);
         let (db, stopped) = serving.spawn(listener, shutdown).await?;
@@ -215,6 +224,7 @@ pub struct Serving {
     pub graph: GraphClient,
     pub bus: Bus,
     pub settings: Settings,
+    pub payments_due: Arc<tokio::sync::Notify>,
 }
 
 impl Serving {
@@ -247,6 +257,19 @@ impl Serving {
         Ok((db, stopped_signal))
     }
 
+    /// What the subgraph runs with; its outbox relays through `db`.
+    fn context(&self, db: Db) -> Context {
+        Context {
+            outbox: Outbox::new(db.clone(), self.bus.clone()),
+            db,
+            verifier: self.verifier.clone(),
+            graph: self.graph.clone(),
+            bus: self.bus.clone(),
+            settings: self.settings.clone(),
+            payments_due: self.payments_due.clone(),
+        }
+    }
+
     async fn serve(
         self,
         listener: std::net::TcpListener,
@@ -261,15 +284,8 @@ impl Serving {
             }
         };
         let background_db = db.counted_apart();
-        let context = Context {
-            db: db.clone(),
-            verifier: self.verifier,
-            graph: self.graph,
-            outbox: Outbox::new(background_db.clone(), self.bus.clone()),
-            bus: self.bus,
-            settings: self.settings,
-        };
-        let background = self.subgraph.start_background(&Context { db: background_db, ..context.clone() }, &shutdown);
+        let context = Context { db: db.clone(), ..self.context(background_db.clone()) };
+        let background = self.subgraph.start_background(&self.context(background_db), &shutdown);
         let _ = opened.send(Ok(db.clone()));
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;

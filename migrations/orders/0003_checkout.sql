@@ -1,6 +1,10 @@
 -- Checkout: what placeOrder needs to be idempotent and to claim a cart once.
 ALTER TABLE orders ADD COLUMN payment_token TEXT;
 ALTER TABLE orders ADD COLUMN correlation_id TEXT;
+-- Set when inventory has reserved the stock: the payment worker takes it from
+-- there, holding a lease while it talks to the provider.
+ALTER TABLE orders ADD COLUMN payment_requested_at TEXT;
+ALTER TABLE orders ADD COLUMN payment_lease_until TEXT;
 
 -- One order per customer and idempotency key, however often it is sent.
 CREATE TABLE idempotency_keys (

@@ -121,11 +121,10 @@ where
             ));
             if header(&headers, "accept").is_some_and(|accept| accept.contains("multipart/mixed")) {
                 state.metrics.requests.with_label_values(&["subscription"]).inc();
-                let stream = state.schema.execute_stream(request);
-                let body = async_graphql::http::create_multipart_mixed_stream(stream, SUBSCRIPTION_HEARTBEAT);
+                let parts = multipart_parts(state.schema.execute_stream(request));
                 return axum::response::Response::builder()
-                    .header("content-type", "multipart/mixed; boundary=graphql")
-                    .body(axum::body::Body::from_stream(body.map(Ok::<_, std::convert::Infallible>)))
+                    .header("content-type", "multipart/mixed; boundary=graphql; subscriptionSpec=\"1.0\"")
+                    .body(axum::body::Body::from_stream(parts))
                     .expect("a static header is valid");
             }
             state.schema.execute(request).instrument(span).await
@@ -136,6 +135,34 @@ where
     state.metrics.requests.with_label_values(&[outcome]).inc();
     state.metrics.latency.with_label_values(&[outcome]).observe(started.elapsed().as_secs_f64());
     GraphQLResponse::from(response).into_response()
+}
+
+/// A subscription's responses as multipart parts (the multipart subscription
+/// protocol): each part is closed by the next delimiter as soon as it is
+/// written, so the router passes every update on at once; a heartbeat part
+/// keeps idle connections open.
+fn multipart_parts(
+    responses: futures::stream::BoxStream<'static, async_graphql::Response>,
+) -> impl futures::Stream<Item = Result<axum::body::Bytes, std::convert::Infallible>> {
+    fn part(json: &str) -> axum::body::Bytes {
+        format!("content-type: application/json\r\n\r\n{json}\r\n--graphql\r\n").into()
+    }
+    let heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + SUBSCRIPTION_HEARTBEAT, SUBSCRIPTION_HEARTBEAT);
+    let opening = futures::stream::once(async { axum::body::Bytes::from_static(b"\r\n--graphql\r\n") });
+    let parts = futures::stream::unfold(Some((responses, heartbeat)), |state| async move {
+        let (mut responses, mut heartbeat) = state?;
+        tokio::select! {
+            response = responses.next() => Some(match response {
+                Some(response) => {
+                    let payload = serde_json::json!({ "payload": response }).to_string();
+                    (part(&payload), Some((responses, heartbeat)))
+                }
+                None => (axum::body::Bytes::from_static(b"--graphql--\r\n"), None),
+            }),
+            _ = heartbeat.tick() => Some((part("{}"), Some((responses, heartbeat)))),
+        }
+    });
+    opening.chain(parts).map(Ok)
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {

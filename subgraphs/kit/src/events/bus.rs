@@ -203,6 +203,7 @@ impl Bus {
 
     /// Delivers the consumer's events to it until `shutdown`.
     pub async fn consume(&self, consumer: Consumer, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let consumer = consumer.with_faults(&self.0.faults);
         let event_types = SUBSCRIPTIONS
             .iter()
             .find(|(name, _)| *name == consumer.name)
@@ -216,7 +217,7 @@ impl Bus {
                     tokio::select! {
                         delivery = deliveries.recv() => {
                             let Some(delivery) = delivery else { break };
-                            let outcome = consumer.deliver(&delivery.envelope, &self.0.faults).await;
+                            let outcome = consumer.deliver(&delivery.envelope).await;
                             let _ = delivery.outcome.send(outcome);
                         }
                         _ = crate::server::stopping(&mut shutdown) => break,
@@ -225,14 +226,15 @@ impl Bus {
                 consumers.lock().expect("no panics under this lock").insert(consumer.name, None);
                 Ok(())
             }
-            Transport::Nats { jetstream, stream, prefix } => {
+            Transport::Nats { jetstream, stream, .. } => {
                 let stream = jetstream.get_stream(stream.as_str()).await.map_err(|e| anyhow!("opening the stream: {e}"))?;
                 let durable = stream
                     .get_or_create_consumer(
                         consumer.name,
                         pull::Config {
                             durable_name: Some(consumer.name.to_string()),
-                            filter_subjects: event_types.iter().map(|t| format!("{prefix}.{t}")).collect(),
+                            // No subject filter: several filters need NATS 2.10, and a
+                            // consumer skips what it does not subscribe to below.
                             ack_policy: jetstream::consumer::AckPolicy::Explicit,
                             ack_wait: Duration::from_secs(30),
                             // Our own count dead-letters at MAX_ATTEMPTS; this bounds it on the server too.
@@ -265,7 +267,11 @@ impl Bus {
                             continue;
                         }
                     };
-                    let acknowledged = match consumer.deliver(&envelope, &self.0.faults).await {
+                    if !event_types.contains(&envelope.event_type.as_str()) {
+                        let _ = message.ack().await;
+                        continue;
+                    }
+                    let acknowledged = match consumer.deliver(&envelope).await {
                         Outcome::Handled | Outcome::DeadLettered => message.ack().await,
                         Outcome::Retry => {
                             let delivered = message.info().map(|info| info.delivered).unwrap_or(1);

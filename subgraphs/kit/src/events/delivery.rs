@@ -56,16 +56,15 @@ pub enum Outcome {
 }
 
 impl Consumer {
+    /// The same consumer with `faults` injected into its handler.
+    pub fn with_faults(self, faults: &Faults) -> Consumer {
+        let handler = Arc::new(Faulty { name: self.name, inner: self.handler, faults: faults.clone() });
+        Consumer { handler, ..self }
+    }
+
     /// Runs the handler once, with the bookkeeping both buses share.
-    pub async fn deliver(&self, envelope: &Envelope, faults: &Faults) -> Outcome {
-        let result = match faults.poisoned(self.name, &envelope.event_type) {
-            true => Err(anyhow::anyhow!("poisoned by a fault injection")),
-            false => self.handler.handle(envelope).await,
-        };
-        let error = match result {
-            Ok(()) if faults.take_crash_after_effect(self.name, &envelope.event_type) => {
-                anyhow::anyhow!("crashed after the effect, before acknowledging (fault injection)")
-            }
+    pub async fn deliver(&self, envelope: &Envelope) -> Outcome {
+        let error = match self.handler.handle(envelope).await {
             Ok(()) => return Outcome::Handled,
             Err(error) => error,
         };
@@ -116,6 +115,27 @@ impl Consumer {
         }
         tx.commit().await?;
         Ok(attempts)
+    }
+}
+
+/// A handler with failures injected on purpose (see `Faults`).
+struct Faulty {
+    name: &'static str,
+    inner: Arc<dyn Handler>,
+    faults: Faults,
+}
+
+#[async_trait]
+impl Handler for Faulty {
+    async fn handle(&self, envelope: &Envelope) -> anyhow::Result<()> {
+        if self.faults.poisoned(self.name, &envelope.event_type) {
+            anyhow::bail!("poisoned by a fault injection");
+        }
+        self.inner.handle(envelope).await?;
+        if self.faults.take_crash_after_effect(self.name, &envelope.event_type) {
+            anyhow::bail!("crashed after the effect, before acknowledging (fault injection)");
+        }
+        Ok(())
     }
 }
 

@@ -14,7 +14,7 @@ mod outbox;
 
 pub use bus::{Bus, BusConfig, Faults};
 pub use contracts::Contract;
-pub use delivery::{Consumer, DeadLetter, Handler, dead_letters, first_delivery, replay};
+pub use delivery::{Consumer, DeadLetter, Handler, MAX_ATTEMPTS, dead_letters, first_delivery, replay};
 pub use outbox::{Outbox, record};
 
 use anyhow::{bail, Context as _};

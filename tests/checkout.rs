@@ -1,0 +1,437 @@
+//! Checkout through the router (checkout.graphql): the saga over events, on
+//! SQLite with the in-process bus and on PostgreSQL with NATS JetStream.
+
+mod common;
+
+use std::time::Duration;
+
+use commerce_supergraph::subgraphs::Subgraph;
+use common::{Backend, TestApp, customer_token, error_code, spawn_app, spawn_app_with, test_settings, token_with_scopes, user_error_codes};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    two_hundred_concurrent_checkouts_for_ten_units_confirm_exactly_ten,
+    fifty_concurrent_placements_with_one_key_make_one_order_and_one_authorization,
+    a_consumer_that_crashes_after_its_effect_applies_it_once,
+    a_poison_event_is_dead_lettered_and_replayed_once_fixed,
+    orders_placed_while_inventory_is_down_settle_when_it_returns,
+    a_declined_payment_releases_the_stock_and_reopens_the_cart,
+    cancelling_a_confirmed_order_voids_the_payment_and_restores_the_stock,
+    checkout_refuses_stale_totals_reused_keys_and_ordered_carts,
+    another_customers_order_is_invisible,
+    an_unsettled_reservation_is_released_after_its_ttl,
+    order_status_changes_are_pushed_through_the_router,
+    a_confirmed_order_makes_reviews_verified_purchases,
+);
+
+/// Sets a sku's on-hand stock to exactly `units` through the back office.
+async fn stock_exactly(app: &TestApp, sku: &str, units: i64) {
+    let staff = token_with_scopes("staff", &["inventory:write"]);
+    let stock = stock_of(app, sku).await;
+    let delta = units - stock["onHand"].as_i64().unwrap();
+    if delta != 0 {
+        let body = app
+            .operation(
+                "AdjustStock",
+                json!({ "sku": sku, "delta": delta, "reason": "test setup", "idempotencyKey": uuid::Uuid::new_v4().to_string() }),
+                Some(&staff),
+            )
+            .await;
+        assert_eq!(body["data"]["adjustStock"]["variant"]["stock"]["onHand"], units, "{body}");
+    }
+}
+
+async fn stock_of(app: &TestApp, sku: &str) -> Value {
+    let body = app.graphql("query ($sku: ID!) { variant(sku: $sku) { stock { available reserved onHand } } }", json!({ "sku": sku }), None).await;
+    body["data"]["variant"]["stock"].clone()
+}
+
+/// A customer's open cart holding `quantity` of `sku`; returns its id and subtotal.
+async fn cart_with(app: &TestApp, token: &str, sku: &str, quantity: i64) -> (String, Value) {
+    let body = app.operation("CreateCart", json!({}), Some(token)).await;
+    let cart = body["data"]["createCart"]["cart"]["id"].as_str().expect("a cart").to_string();
+    let body = app.operation("AddCartLine", json!({ "cartId": cart, "sku": sku, "quantity": quantity }), Some(token)).await;
+    let subtotal = body["data"]["addCartLine"]["cart"]["subtotal"].clone();
+    assert!(subtotal.is_object(), "{body}");
+    (cart, subtotal)
+}
+
+async fn place_order(app: &TestApp, token: &str, cart: &str, key: &str, payment: &str, expected: Option<&Value>) -> Value {
+    let mut input = json!({ "cartId": cart, "idempotencyKey": key, "paymentToken": payment });
+    if let Some(expected) = expected {
+        input["expectedTotal"] = expected.clone();
+    }
+    let body = app.operation("PlaceOrder", json!({ "input": input }), Some(token)).await;
+    body["data"]["placeOrder"].clone()
+}
+
+async fn order(app: &TestApp, token: &str, id: &str) -> Value {
+    app.operation("Order", json!({ "id": id }), Some(token)).await["data"]["order"].clone()
+}
+
+/// Waits (bounded) until the order has left PENDING; returns it.
+async fn settled(app: &TestApp, token: &str, id: &str) -> Value {
+    for _ in 0..600 {
+        let current = order(app, token, id).await;
+        if current["status"] != "PENDING" {
+            return current;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("order {id} did not settle within 60 s")
+}
+
+/// Waits (bounded) until `check` holds.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    for _ in 0..1200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what} did not happen within 120 s")
+}
+
+async fn count(app: &TestApp, subgraph: Subgraph, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(app.supergraph.db(subgraph)).await.expect("a count")
+}
+
+async fn two_hundred_concurrent_checkouts_for_ten_units_confirm_exactly_ten(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let sku = app.sku_with_stock(1).await;
+    stock_exactly(&app, &sku, 10).await;
+    let customers: Vec<String> = (0..200).map(|i| customer_token(&format!("rush-{i}"))).collect();
+    let mut carts = Vec::new();
+    for token in &customers {
+        carts.push(cart_with(&app, token, &sku, 1).await.0);
+    }
+
+    let placements = customers.iter().zip(&carts).map(|(token, cart)| place_order(&app, token, cart, "rush", "tok_visa", None));
+    let answers = futures::future::join_all(placements).await;
+    for answer in &answers {
+        assert_eq!(answer["order"]["status"], "PENDING", "{answer}");
+    }
+
+    eventually("every order settles", || async {
+        assert!(stock_of(&app, &sku).await["available"].as_i64().unwrap() >= 0, "available never goes negative");
+        count(&app, Subgraph::Orders, "SELECT COUNT(*) FROM orders WHERE status = 'PENDING'").await == 0
+    })
+    .await;
+    assert_eq!(count(&app, Subgraph::Orders, "SELECT COUNT(*) FROM orders WHERE status = 'CONFIRMED'").await, 10);
+    assert_eq!(count(&app, Subgraph::Orders, "SELECT COUNT(*) FROM orders WHERE status = 'REJECTED'").await, 190);
+    let rejected_for_stock = count(
+        &app,
+        Subgraph::Orders,
+        "SELECT COUNT(*) FROM order_timeline WHERE status = 'REJECTED' AND reason = 'OUT_OF_STOCK'",
+    )
+    .await;
+    assert_eq!(rejected_for_stock, 190);
+    eventually("the sales are committed", || async { stock_of(&app, &sku).await["reserved"] == 0 }).await;
+    assert_eq!(stock_of(&app, &sku).await, json!({ "available": 0, "reserved": 0, "onHand": 0 }));
+
+    let (token, answer) = (&customers[0], &answers[0]);
+    let shown = order(&app, token, answer["order"]["id"].as_str().unwrap()).await;
+    assert!(["CONFIRMED", "REJECTED"].contains(&shown["status"].as_str().unwrap()));
+}
+
+async fn fifty_concurrent_placements_with_one_key_make_one_order_and_one_authorization(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let sku = app.sku_with_stock(2).await;
+    let token = customer_token("eager");
+    let (cart, subtotal) = cart_with(&app, &token, &sku, 2).await;
+    let placements = (0..50).map(|_| place_order(&app, &token, &cart, "one-click", "tok_visa", Some(&subtotal)));
+    let answers = futures::future::join_all(placements).await;
+    let ids: std::collections::HashSet<&str> = answers.iter().map(|a| a["order"]["id"].as_str().unwrap_or_else(|| panic!("{a}"))).collect();
+    assert_eq!(ids.len(), 1, "every answer names the same order");
+    let id = ids.into_iter().next().unwrap().to_string();
+    assert_eq!(settled(&app, &token, &id).await["status"], "CONFIRMED");
+    assert_eq!(count(&app, Subgraph::Orders, "SELECT COUNT(*) FROM orders").await, 1);
+    assert_eq!(count(&app, Subgraph::Orders, "SELECT COUNT(*) FROM sandbox_payments WHERE authorization_id IS NOT NULL").await, 1);
+    let again = place_order(&app, &token, &cart, "one-click", "tok_visa", Some(&subtotal)).await;
+    assert_eq!(again["order"]["id"], id.as_str(), "the key answers the same order afterwards too");
+}
+
+async fn a_consumer_that_crashes_after_its_effect_applies_it_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let sku = app.sku_with_stock(3).await;
+    stock_exactly(&app, &sku, 10).await;
+    app.faults.crash_after_effect_once("inventory", "OrderPlaced");
+    let token = customer_token("unlucky");
+    let (cart, _) = cart_with(&app, &token, &sku, 3).await;
+    let placed = place_order(&app, &token, &cart, "k", "tok_visa", None).await;
+    let id = placed["order"]["id"].as_str().unwrap().to_string();
+    assert_eq!(settled(&app, &token, &id).await["status"], "CONFIRMED");
+    eventually("the sale is committed", || async { stock_of(&app, &sku).await["reserved"] == 0 }).await;
+    assert_eq!(stock_of(&app, &sku).await["onHand"], 7, "reserved and sold once, not twice");
+    let failures: Vec<(String, i64, String)> =
+        sqlx::query_as("SELECT event_id, attempts, last_error FROM delivery_failures WHERE consumer = 'inventory'")
+            .fetch_all(app.supergraph.db(Subgraph::Inventory))
+            .await
+            .unwrap();
+    assert_eq!(failures.len(), 1, "the event was delivered again after the crash: {failures:?}");
+}
+
+async fn a_poison_event_is_dead_lettered_and_replayed_once_fixed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let sku = app.sku_with_stock(1).await;
+    app.faults.poison("cart", "OrderPlaced");
+    let token = customer_token("poisoned");
+    let (cart, _) = cart_with(&app, &token, &sku, 1).await;
+    let placed = place_order(&app, &token, &cart, "k", "tok_visa", None).await;
+    let id = placed["order"]["id"].as_str().unwrap().to_string();
+    assert_eq!(settled(&app, &token, &id).await["status"], "CONFIRMED", "other consumers carry on");
+
+    let cart_db = app.supergraph.db(Subgraph::Cart);
+    eventually("a dead letter appears", || async { !kit::events::dead_letters(cart_db).await.unwrap().is_empty() }).await;
+    let letters = kit::events::dead_letters(cart_db).await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!((letters[0].event_type.as_str(), letters[0].attempts), ("OrderPlaced", kit::events::MAX_ATTEMPTS));
+    let add = json!({ "cartId": cart, "sku": sku, "quantity": 1 });
+    let body = app.operation("AddCartLine", add.clone(), Some(&token)).await;
+    assert!(user_error_codes(&body["data"]["addCartLine"]).is_empty(), "the cart was not closed: {body}");
+
+    assert!(app.supergraph.replay_dead_letter(Subgraph::Cart, &letters[0].id).await.is_err(), "still poisoned");
+    app.faults.cure("cart", "OrderPlaced");
+    app.supergraph.replay_dead_letter(Subgraph::Cart, &letters[0].id).await.expect("replayed");
+    let body = app.operation("AddCartLine", add, Some(&token)).await;
+    assert_eq!(user_error_codes(&body["data"]["addCartLine"]), ["CART_CLOSED"]);
+    assert!(app.supergraph.replay_dead_letter(Subgraph::Cart, &letters[0].id).await.is_err(), "a dead letter replays once");
+    assert_eq!(count(&app, Subgraph::Cart, "SELECT COUNT(*) FROM processed_events WHERE consumer = 'cart'").await, 1);
+}
+
+async fn orders_placed_while_inventory_is_down_settle_when_it_returns(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let sku = app.sku_with_stock(1).await;
+    stock_exactly(&app, &sku, 20).await;
+    let token = customer_token("patient");
+    let mut carts = Vec::new();
+    for _ in 0..5 {
+        carts.push(cart_with(&app, &token, &sku, 2).await.0);
+    }
+    app.supergraph.stop_subgraph(Subgraph::Inventory).await.expect("inventory stops");
+    let mut ids = Vec::new();
+    for (i, cart) in carts.iter().enumerate() {
+        let placed = place_order(&app, &token, cart, &format!("k{i}"), "tok_visa", None).await;
+        ids.push(placed["order"]["id"].as_str().unwrap_or_else(|| panic!("{placed}")).to_string());
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for id in &ids {
+        assert_eq!(order(&app, &token, id).await["status"], "PENDING", "nothing settles without inventory");
+    }
+    app.supergraph.restart_subgraph(Subgraph::Inventory).await.expect("inventory starts again");
+    for id in &ids {
+        assert_eq!(settled(&app, &token, id).await["status"], "CONFIRMED");
+    }
+    eventually("the sales are committed", || async { stock_of(&app, &sku).await["reserved"] == 0 }).await;
+    assert_eq!(stock_of(&app, &sku).await["onHand"], 10, "five orders of two: nothing lost, nothing doubled");
+    assert_eq!(count(&app, Subgraph::Inventory, "SELECT COUNT(*) FROM reservations WHERE status = 'COMMITTED'").await, 5);
+}
+
+async fn a_declined_payment_releases_the_stock_and_reopens_the_cart(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let sku = app.sku_with_stock(2).await;
+    stock_exactly(&app, &sku, 5).await;
+    let token = customer_token("declined");
+    let (cart, _) = cart_with(&app, &token, &sku, 2).await;
+    let placed = place_order(&app, &token, &cart, "k", "tok_declined", None).await;
+    let settled = settled(&app, &token, placed["order"]["id"].as_str().unwrap()).await;
+    assert_eq!(settled["status"], "PAYMENT_FAILED");
+    let statuses: Vec<&str> = settled["timeline"].as_array().unwrap().iter().map(|t| t["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["PENDING", "PAYMENT_FAILED"]);
+    eventually("the reservation is released", || async { stock_of(&app, &sku).await == json!({ "available": 5, "reserved": 0, "onHand": 5 }) }).await;
+    eventually("the cart reopens", || async {
+        let body = app.operation("UpdateCartLine", json!({ "cartId": cart, "lineId": "none", "quantity": 1 }), Some(&token)).await;
+        user_error_codes(&body["data"]["updateCartLine"]) == ["LINE_NOT_FOUND"]
+    })
+    .await;
+    let again = place_order(&app, &token, &cart, "second-try", "tok_visa", None).await;
+    assert_eq!(settled_status(&app, &token, &again).await, "CONFIRMED", "the reopened cart can be ordered");
+}
+
+async fn settled_status(app: &TestApp, token: &str, placed: &Value) -> String {
+    let id = placed["order"]["id"].as_str().unwrap_or_else(|| panic!("{placed}"));
+    settled(app, token, id).await["status"].as_str().unwrap().to_string()
+}
+
+async fn cancelling_a_confirmed_order_voids_the_payment_and_restores_the_stock(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let sku = app.sku_with_stock(1).await;
+    stock_exactly(&app, &sku, 4).await;
+    let token = customer_token("regretful");
+    let (cart, _) = cart_with(&app, &token, &sku, 3).await;
+    let placed = place_order(&app, &token, &cart, "k", "tok_visa", None).await;
+    let id = placed["order"]["id"].as_str().unwrap().to_string();
+    assert_eq!(settled(&app, &token, &id).await["status"], "CONFIRMED");
+    eventually("the sale is committed", || async { stock_of(&app, &sku).await["onHand"] == 1 }).await;
+
+    let cancel = |token: String| {
+        let app = &app;
+        let id = id.clone();
+        async move { app.operation("CancelOrder", json!({ "id": id }), Some(&token)).await }
+    };
+    let body = cancel(customer_token("stranger")).await;
+    assert_eq!(user_error_codes(&body["data"]["cancelOrder"]), ["ORDER_NOT_FOUND"]);
+    let body = cancel(token.clone()).await;
+    assert_eq!(body["data"]["cancelOrder"]["order"]["status"], "CANCELLED", "{body}");
+    let body = cancel(token.clone()).await;
+    assert_eq!(body["data"]["cancelOrder"]["order"]["status"], "CANCELLED", "cancelling twice changes nothing");
+
+    eventually("the stock is restored", || async { stock_of(&app, &sku).await == json!({ "available": 4, "reserved": 0, "onHand": 4 }) }).await;
+    let shown = order(&app, &token, &id).await;
+    let statuses: Vec<&str> = shown["timeline"].as_array().unwrap().iter().map(|t| t["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["PENDING", "CONFIRMED", "CANCELLED"]);
+    assert_eq!(count(&app, Subgraph::Orders, "SELECT COUNT(*) FROM sandbox_payments WHERE status = 'VOIDED'").await, 1);
+    assert_eq!(count(&app, Subgraph::Orders, "SELECT COUNT(*) FROM sandbox_payment_calls WHERE outcome = 'VOIDED'").await, 1);
+
+    let (second_cart, _) = cart_with(&app, &token, &sku, 50).await;
+    let rejected = place_order(&app, &token, &second_cart, "too-many", "tok_visa", None).await;
+    assert_eq!(settled_status(&app, &token, &rejected).await, "REJECTED");
+    let body = app.operation("CancelOrder", json!({ "id": rejected["order"]["id"] }), Some(&token)).await;
+    assert_eq!(user_error_codes(&body["data"]["cancelOrder"]), ["ORDER_NOT_CANCELLABLE"]);
+}
+
+async fn checkout_refuses_stale_totals_reused_keys_and_ordered_carts(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let sku = app.sku_with_stock(2).await;
+    let token = customer_token("careful");
+    let (cart, subtotal) = cart_with(&app, &token, &sku, 1).await;
+
+    let stale = json!({ "amount": "0.01", "currencyCode": "USD" });
+    let refused = place_order(&app, &token, &cart, "k1", "tok_visa", Some(&stale)).await;
+    assert_eq!(user_error_codes(&refused), ["PRICE_CHANGED"]);
+    assert_eq!(count(&app, Subgraph::Orders, "SELECT COUNT(*) FROM orders").await, 0, "no order was made");
+
+    let body = app.operation("PlaceOrder", json!({ "input": { "cartId": cart, "idempotencyKey": "k", "paymentToken": "tok_visa" } }), None).await;
+    assert_eq!(error_code(&body), "UNAUTHENTICATED");
+    assert_eq!(user_error_codes(&place_order(&app, &token, "no-such-cart", "k2", "tok_visa", None).await), ["CART_NOT_FOUND"]);
+    let body = app.operation("CreateCart", json!({}), Some(&token)).await;
+    let empty = body["data"]["createCart"]["cart"]["id"].as_str().unwrap().to_string();
+    assert_eq!(user_error_codes(&place_order(&app, &token, &empty, "k3", "tok_visa", None).await), ["CART_EMPTY"]);
+    assert_eq!(user_error_codes(&place_order(&app, &token, &cart, &"k".repeat(101), "tok_visa", None).await), ["INVALID_IDEMPOTENCY_KEY"]);
+
+    let placed = place_order(&app, &token, &cart, "k4", "tok_visa", Some(&subtotal)).await;
+    assert_eq!(placed["order"]["status"], "PENDING", "{placed}");
+    assert_eq!(placed["order"]["total"], subtotal);
+    assert_eq!(user_error_codes(&place_order(&app, &token, &cart, "k5", "tok_visa", None).await), ["CART_ALREADY_ORDERED"]);
+    let (other_cart, _) = cart_with(&app, &token, &sku, 1).await;
+    assert_eq!(user_error_codes(&place_order(&app, &token, &other_cart, "k4", "tok_visa", None).await), ["IDEMPOTENCY_KEY_REUSED"]);
+    assert_eq!(count(&app, Subgraph::Orders, "SELECT COUNT(*) FROM orders").await, 1);
+}
+
+async fn another_customers_order_is_invisible(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let sku = app.sku_with_stock(1).await;
+    let owner = customer_token("owner");
+    let (cart, _) = cart_with(&app, &owner, &sku, 1).await;
+    let placed = place_order(&app, &owner, &cart, "k", "tok_visa", None).await;
+    let id = placed["order"]["id"].as_str().unwrap().to_string();
+    let stranger = customer_token("stranger");
+    let body = app.operation("Order", json!({ "id": id }), Some(&stranger)).await;
+    assert!(body["data"]["order"].is_null() && body["errors"].is_null(), "{body}");
+    let body = app.operation("MyOrders", json!({ "first": 10 }), Some(&stranger)).await;
+    assert_eq!(body["data"]["me"]["orders"]["totalCount"], 0);
+    let body = app.operation("MyOrders", json!({ "first": 10 }), Some(&owner)).await;
+    assert_eq!(body["data"]["me"]["orders"]["edges"][0]["node"]["id"], id.as_str());
+    let support = token_with_scopes("support", &["orders:read:all"]);
+    assert_eq!(app.operation("Order", json!({ "id": id }), Some(&support)).await["data"]["order"]["id"], id.as_str());
+}
+
+async fn an_unsettled_reservation_is_released_after_its_ttl(backend: Backend) {
+    let settings = commerce_supergraph::subgraphs::Settings {
+        reservation_ttl: Duration::from_millis(500),
+        sandbox_slow_delay: Duration::from_secs(4),
+        ..test_settings()
+    };
+    let app = spawn_app_with(backend, settings).await;
+    let sku = app.sku_with_stock(1).await;
+    stock_exactly(&app, &sku, 3).await;
+    let token = customer_token("slow");
+    let (cart, _) = cart_with(&app, &token, &sku, 2).await;
+    let placed = place_order(&app, &token, &cart, "k", "tok_slow", None).await;
+    let settled = settled(&app, &token, placed["order"]["id"].as_str().unwrap()).await;
+    assert_eq!(settled["status"], "REJECTED");
+    assert_eq!(settled["timeline"][1]["reason"], "RESERVATION_EXPIRED");
+    assert_eq!(stock_of(&app, &sku).await, json!({ "available": 3, "reserved": 0, "onHand": 3 }));
+    eventually("the late authorization is voided", || async {
+        count(&app, Subgraph::Orders, "SELECT COUNT(*) FROM sandbox_payments WHERE status = 'VOIDED'").await == 1
+    })
+    .await;
+}
+
+async fn order_status_changes_are_pushed_through_the_router(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let sku = app.sku_with_stock(1).await;
+    let token = customer_token("watcher");
+    let (cart, _) = cart_with(&app, &token, &sku, 1).await;
+    let placed = place_order(&app, &token, &cart, "k", "tok_slow", None).await;
+    let id = placed["order"]["id"].as_str().unwrap().to_string();
+
+    let response = reqwest::Client::new()
+        .post(app.supergraph.graphql_url())
+        .bearer_auth(&token)
+        .header("accept", "text/event-stream")
+        .json(&json!({ "query": common::storefront_document("OrderStatus"), "variables": { "id": id } }))
+        .send()
+        .await
+        .expect("the router answers");
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut events = response.bytes_stream();
+    let mut seen = Vec::new();
+    let mut buffer = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !seen.contains(&"CONFIRMED".to_string()) {
+        let chunk = tokio::time::timeout_at(deadline, events.next()).await.expect("an update within 60 s").expect("the stream stays open");
+        buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            if let Some(data) = event.lines().find_map(|line| line.strip_prefix("data: ")) {
+                let update: Value = serde_json::from_str(data).unwrap();
+                assert_eq!(update["data"]["orderStatusChanged"]["id"], id.as_str(), "{update}");
+                seen.push(update["data"]["orderStatusChanged"]["status"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    assert_eq!(seen, ["PENDING", "CONFIRMED"]);
+
+    let stranger = reqwest::Client::new()
+        .post(app.supergraph.graphql_url())
+        .bearer_auth(customer_token("stranger"))
+        .header("accept", "text/event-stream")
+        .json(&json!({ "query": common::storefront_document("OrderStatus"), "variables": { "id": id } }))
+        .send()
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(30), stranger.bytes_stream().next()).await.expect("an answer");
+    let text = String::from_utf8_lossy(&first.unwrap().unwrap()).to_string();
+    assert!(text.contains("errors") && !text.contains("CONFIRMED"), "{text}");
+}
+
+async fn a_confirmed_order_makes_reviews_verified_purchases(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let product = app.first_products(1).await.remove(0);
+    let page = app.operation("ProductPage", json!({ "slug": product["slug"] }), None).await;
+    let sku = page["data"]["product"]["variants"][0]["sku"].as_str().unwrap().to_string();
+    stock_exactly(&app, &sku, 5).await;
+    let token = customer_token("buyer");
+    let early = app
+        .operation("SubmitReview", json!({ "input": { "productId": product["id"], "rating": 5, "body": "Bought it in store." } }), Some(&token))
+        .await;
+    assert_eq!(early["data"]["submitReview"]["review"]["verifiedPurchase"], false);
+    let (cart, _) = cart_with(&app, &token, &sku, 1).await;
+    let placed = place_order(&app, &token, &cart, "k", "tok_visa", None).await;
+    assert_eq!(settled_status(&app, &token, &placed).await, "CONFIRMED");
+    eventually("the review becomes a verified purchase", || async {
+        let page = app.operation("ProductPage", json!({ "slug": product["slug"] }), None).await;
+        page["data"]["product"]["reviews"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["node"]["id"] == early["data"]["submitReview"]["review"]["id"] && e["node"]["verifiedPurchase"] == true)
+    })
+    .await;
+}
