@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use commerce_supergraph::subgraphs::{Context, Settings, Subgraph, parse_duration};
 use commerce_supergraph::supergraph::{self, Options, Serving, Storage};
-use commerce_supergraph::{compose, router, seed, token};
+use commerce_supergraph::{bench, compose, router, seed, token};
 use kit::JwtVerifier;
 use kit::events::{Bus, BusConfig, Faults, Outbox};
 use kit::graph::GraphClient;
@@ -81,6 +81,16 @@ enum Command {
         scopes: Vec<String>,
         #[arg(long, default_value = "12h", value_parser = parse_duration)]
         ttl: std::time::Duration,
+    },
+    /// Measures checkout end to end through the router: orders per second and
+    /// the time from placeOrder to CONFIRMED (p50, p99). Starts its own supergraph.
+    Bench {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: bench::Backend,
+        #[arg(long, default_value_t = 500)]
+        orders: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
     },
     /// Dead letters: events a consumer failed to handle after every retry.
     Events {
@@ -174,6 +184,9 @@ fn main() -> anyhow::Result<()> {
                 println!("seeded {added} products (0 means the catalog was not empty)");
                 Ok(())
             })
+        }
+        Command::Bench { backend, orders, concurrency } => {
+            tokio_main(bench::run(bench::BenchOptions { backend, orders, concurrency }))
         }
         Command::Events { action } => {
             init_logging();

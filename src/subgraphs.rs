@@ -125,11 +125,11 @@ impl Subgraph {
     /// Opens its database and runs its migrations.
     pub async fn connect(self, database_url: &str) -> anyhow::Result<Db> {
         let migrator = match self {
-            Subgraph::Products => &products::MIGRATOR,
-            Subgraph::Inventory => &inventory::MIGRATOR,
-            Subgraph::Cart => &cart::MIGRATOR,
-            Subgraph::Orders => &orders::MIGRATOR,
-            Subgraph::Reviews => &reviews::MIGRATOR,
+            Subgraph::Products => products::migrator(),
+            Subgraph::Inventory => inventory::migrator(),
+            Subgraph::Cart => cart::migrator(),
+            Subgraph::Orders => orders::migrator(),
+            Subgraph::Reviews => reviews::migrator(),
         };
         kit::db::connect(database_url, migrator).await
     }

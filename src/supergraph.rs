@@ -110,6 +110,10 @@ impl Supergraph {
     /// Stops the subgraphs after their in-flight requests. The router stops
     /// with the process (on SIGINT or SIGTERM).
     pub async fn stop(mut self) -> anyhow::Result<()> {
+        // Signal all first, so that no relay is left delivering to a consumer already gone.
+        for running in self.subgraphs.values() {
+            let _ = running.stop.send(true);
+        }
         for subgraph in Subgraph::ALL {
             self.stop_subgraph(subgraph).await?;
         }

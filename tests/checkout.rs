@@ -364,7 +364,9 @@ async fn an_unsettled_reservation_is_released_after_its_ttl(backend: Backend) {
 }
 
 async fn order_status_changes_are_pushed_through_the_router(backend: Backend) {
-    let app = spawn_app(backend).await;
+    // A slow payment keeps the order PENDING long enough to subscribe first.
+    let settings = commerce_supergraph::subgraphs::Settings { sandbox_slow_delay: Duration::from_secs(5), ..test_settings() };
+    let app = spawn_app_with(backend, settings).await;
     let sku = app.sku_with_stock(1).await;
     let token = customer_token("watcher");
     let (cart, _) = cart_with(&app, &token, &sku, 1).await;

@@ -18,7 +18,9 @@ pub use schema::{Mutation, Query};
 
 pub const NAME: &str = "cart";
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/cart");
+pub fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("../../migrations/cart")
+}
 
 pub type CartSchema = Schema<Query, Mutation, EmptySubscription>;
 

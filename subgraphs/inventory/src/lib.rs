@@ -17,7 +17,9 @@ pub use schema::{Mutation, Query};
 
 pub const NAME: &str = "inventory";
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/inventory");
+pub fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("../../migrations/inventory")
+}
 
 pub type InventorySchema = Schema<Query, Mutation, EmptySubscription>;
 

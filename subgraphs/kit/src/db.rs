@@ -90,14 +90,16 @@ impl<'p> Executor<'p> for &'p Db {
     }
 }
 
-/// Opens the pool and brings the schema up to date.
+/// Opens the pool and brings the schema up to date: the subgraph's own
+/// migrations, then the event backbone's tables (migrations/events), which
+/// every subgraph database has. Each migrator ignores the other's versions.
 ///
 /// SQLite gets a single connection: SQLite allows one writer at a time and a
 /// deferred transaction that later wants to write fails with SQLITE_BUSY
 /// instead of waiting, so serialising access in the pool is what keeps
 /// concurrent checkouts correct on the embedded database.
 #[tracing::instrument(skip(migrator))]
-pub async fn connect(url: &str, migrator: &Migrator) -> anyhow::Result<Db> {
+pub async fn connect(url: &str, mut migrator: Migrator) -> anyhow::Result<Db> {
     install_default_drivers();
     let sqlite = url.starts_with("sqlite:");
     let options = if sqlite {
@@ -116,7 +118,11 @@ pub async fn connect(url: &str, migrator: &Migrator) -> anyhow::Result<Db> {
         .connect(url)
         .await
         .with_context(|| format!("connecting to {}", redact(url)))?;
-    migrator.run(&pool).await.context("running migrations")?;
+    migrator.set_ignore_missing(true);
+    migrator.run(&pool).await.context("running the subgraph's migrations")?;
+    let mut events = sqlx::migrate!("../../migrations/events");
+    events.set_ignore_missing(true);
+    events.run(&pool).await.context("running the event tables' migrations")?;
     Ok(Db { pool, statements: Arc::default(), postgres: !sqlite })
 }
 

@@ -8,7 +8,7 @@ use crate::auth::{AUDIENCE, Claims, ISSUER, Viewer};
 use crate::db::Db;
 
 /// A private in-memory SQLite database with `migrator` applied.
-pub async fn memory_db(migrator: &sqlx::migrate::Migrator) -> Db {
+pub async fn memory_db(migrator: sqlx::migrate::Migrator) -> Db {
     crate::db::connect("sqlite::memory:", migrator).await.expect("an in-memory database")
 }
 

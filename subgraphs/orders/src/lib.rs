@@ -22,7 +22,9 @@ pub use schema::{Mutation, Query, Subscription};
 
 pub const NAME: &str = "orders";
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/orders");
+pub fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("../../migrations/orders")
+}
 
 pub type OrdersSchema = Schema<Query, Mutation, Subscription>;
 

@@ -9,7 +9,7 @@ use kit::testing::{customer, execute, memory_db};
 use serde_json::json;
 
 async fn schema_with_one_order() -> orders::OrdersSchema {
-    let db = memory_db(&orders::MIGRATOR).await;
+    let db = memory_db(orders::migrator()).await;
     sqlx::query(
         "INSERT INTO orders (id, number, customer_id, cart_id, status, total_minor, currency, created_at, updated_at) \
          VALUES ('o1', 'SO-1', 'owner', 'c1', 'PENDING', 1500, 'USD', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",

@@ -16,7 +16,9 @@ pub use schema::{Mutation, Query};
 
 pub const NAME: &str = "products";
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/products");
+pub fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("../../migrations/products")
+}
 
 pub type ProductsSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -8,7 +8,7 @@ use products::{NewProduct, NewVariant};
 use serde_json::json;
 
 async fn schema_with_one_product() -> (products::ProductsSchema, String) {
-    let db = memory_db(&products::MIGRATOR).await;
+    let db = memory_db(products::migrator()).await;
     let id = kit::db::new_id();
     let product = NewProduct {
         id: id.clone(),

@@ -17,7 +17,9 @@ pub use schema::{Mutation, Query};
 
 pub const NAME: &str = "reviews";
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/reviews");
+pub fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("../../migrations/reviews")
+}
 
 pub type ReviewsSchema = Schema<Query, Mutation, EmptySubscription>;
 
