@@ -170,7 +170,6 @@ fn main() -> anyhow::Result<()> {
         Command::Check { path } => compose::check(&path),
         Command::Seed { products, products_database_url, inventory_database_url, reviews_database_url } => {
             tokio_main(async move {
-                std::fs::create_dir_all("data")?;
                 let targets = (
                     Subgraph::Products.connect(&products_database_url).await?,
                     Subgraph::Inventory.connect(&inventory_database_url).await?,

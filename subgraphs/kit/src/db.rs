@@ -102,6 +102,9 @@ impl<'p> Executor<'p> for &'p Db {
 pub async fn connect(url: &str, mut migrator: Migrator) -> anyhow::Result<Db> {
     install_default_drivers();
     let sqlite = url.starts_with("sqlite:");
+    if let Some(folder) = sqlite_folder(url) {
+        std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
+    }
     let options = if sqlite {
         AnyPoolOptions::new().max_connections(1).after_connect(|conn, _| {
             Box::pin(async move {
@@ -124,6 +127,12 @@ pub async fn connect(url: &str, mut migrator: Migrator) -> anyhow::Result<Db> {
     events.set_ignore_missing(true);
     events.run(&pool).await.context("running the event tables' migrations")?;
     Ok(Db { pool, statements: Arc::default(), postgres: !sqlite })
+}
+
+/// The folder of a SQLite database file, which must exist before SQLite can create the file.
+fn sqlite_folder(url: &str) -> Option<&std::path::Path> {
+    let path = url.strip_prefix("sqlite://")?.split('?').next()?;
+    std::path::Path::new(path).parent().filter(|folder| !folder.as_os_str().is_empty())
 }
 
 /// A connection URL without its password, for logs and errors.
@@ -175,6 +184,14 @@ mod tests {
     #[test]
     fn placeholders_are_numbered_from_the_start() {
         assert_eq!(placeholders(2, 3), "$2, $3, $4");
+    }
+
+    #[test]
+    fn sqlite_folder_is_the_files_parent() {
+        assert_eq!(sqlite_folder("sqlite://data/x.db?mode=rwc"), Some(std::path::Path::new("data")));
+        assert_eq!(sqlite_folder("sqlite://x.db"), None);
+        assert_eq!(sqlite_folder("sqlite::memory:"), None);
+        assert_eq!(sqlite_folder("postgres://h/db"), None);
     }
 
     #[test]
