@@ -31,6 +31,9 @@ pub struct BenchOptions {
 const POLL: Duration = Duration::from_millis(5);
 
 pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
+    if options.orders == 0 || options.concurrency == 0 {
+        bail!("--orders and --concurrency must be at least 1");
+    }
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let work_dir = std::env::temp_dir().join(format!("commerce-bench-{run_id}"));
     let (storage, bus) = match options.backend {

@@ -320,7 +320,17 @@ pub fn config_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("router-config")
 }
 
-/// A free port on loopback, for a router started by a test.
+/// A free port on loopback for a router started by a test or the benchmark.
+///
+/// The router binds its port itself, after this check, so the port is drawn
+/// below the kernel's ephemeral range (32768 and up on Linux): the subgraphs'
+/// own port-0 listeners can then never take it in between.
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    for _ in 0..100 {
+        let port = 20_000 + (uuid::Uuid::new_v4().as_u128() % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    anyhow::bail!("no free port between 20000 and 32000")
 }
