@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use kit::db::{Db, now, timestamp};
+use kit::db::{Db, change_status, now, timestamp};
 use kit::events::contracts::{
     InventoryRejected, InventoryReserved, OrderCancelled, OrderConfirmed, OrderPlaced, OrderRejected, PaymentFailed,
     ReservationExpired,
@@ -167,14 +167,7 @@ async fn insert_reservation(conn: &mut AnyConnection, order_id: &str, status: &s
 /// `$1` the line's quantity) to each of its skus. False when the reservation
 /// is not in `from` (already settled, or never made).
 async fn settle(tx: &mut AnyConnection, order_id: &str, from: &str, to: &str, stock_change: &str) -> anyhow::Result<bool> {
-    let moved = sqlx::query("UPDATE reservations SET status = $1, updated_at = $2 WHERE order_id = $3 AND status = $4")
-        .bind(to)
-        .bind(now())
-        .bind(order_id)
-        .bind(from)
-        .execute(&mut *tx)
-        .await?;
-    if moved.rows_affected() == 0 {
+    if !change_status(&mut *tx, "reservations", "order_id", order_id, from, to).await? {
         return Ok(false);
     }
     let lines: Vec<(String, i64)> = sqlx::query_as("SELECT sku, quantity FROM reservation_lines WHERE order_id = $1 ORDER BY sku")

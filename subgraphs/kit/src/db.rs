@@ -157,6 +157,27 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     }
 }
 
+/// Moves the row of `table` whose `key` is `id` from status `from` to `to`,
+/// in one conditional update; false when it was not in `from` (another step
+/// got there first). How every state machine here changes state.
+pub async fn change_status(
+    conn: &mut sqlx::AnyConnection,
+    table: &str,
+    key: &str,
+    id: &str,
+    from: &str,
+    to: &str,
+) -> Result<bool, sqlx::Error> {
+    let moved = sqlx::query(&format!("UPDATE {table} SET status = $1, updated_at = $2 WHERE {key} = $3 AND status = $4"))
+        .bind(to)
+        .bind(now())
+        .bind(id)
+        .bind(from)
+        .execute(conn)
+        .await?;
+    Ok(moved.rows_affected() == 1)
+}
+
 /// A new row id: UUIDv7, so ids sort by creation time.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()

@@ -1,6 +1,6 @@
 //! placeOrder and cancelOrder: the synchronous ends of the checkout saga.
 
-use kit::db::{Db, is_unique_violation, new_id, now};
+use kit::db::{Db, change_status, is_unique_violation, new_id, now};
 use kit::error::{ApiError, UserError};
 use kit::events::contracts::{OrderCancelled, OrderLine, OrderPlaced};
 use kit::events::{Envelope, Outbox, record};
@@ -267,14 +267,7 @@ pub async fn add_to_timeline(tx: &mut AnyConnection, order_id: &str, status: &st
 /// Moves an order from `from` to `to` and records it on the timeline; false
 /// when the order was not in `from` (another step got there first).
 pub async fn transition(tx: &mut AnyConnection, order_id: &str, from: &str, to: &str, reason: Option<&str>) -> Result<bool, sqlx::Error> {
-    let moved = sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
-        .bind(to)
-        .bind(now())
-        .bind(order_id)
-        .bind(from)
-        .execute(&mut *tx)
-        .await?;
-    if moved.rows_affected() == 0 {
+    if !change_status(&mut *tx, "orders", "id", order_id, from, to).await? {
         return Ok(false);
     }
     add_to_timeline(tx, order_id, to, reason).await?;
