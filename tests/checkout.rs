@@ -23,6 +23,7 @@ on_both_backends!(
     an_unsettled_reservation_is_released_after_its_ttl,
     order_status_changes_are_pushed_through_the_router,
     a_confirmed_order_makes_reviews_verified_purchases,
+    the_trace_context_of_placeorder_reaches_every_event_of_the_saga,
 );
 
 /// Sets a sku's on-hand stock to exactly `units` through the back office.
@@ -436,4 +437,40 @@ async fn a_confirmed_order_makes_reviews_verified_purchases(backend: Backend) {
             .any(|e| e["node"]["id"] == early["data"]["submitReview"]["review"]["id"] && e["node"]["verifiedPurchase"] == true)
     })
     .await;
+}
+
+async fn the_trace_context_of_placeorder_reaches_every_event_of_the_saga(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let sku = app.sku_with_stock(1).await;
+    let token = customer_token("traced");
+    let (cart, _) = cart_with(&app, &token, &sku, 1).await;
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let input = json!({ "cartId": cart, "idempotencyKey": "k", "paymentToken": "tok_visa" });
+    let body: Value = reqwest::Client::new()
+        .post(app.supergraph.graphql_url())
+        .bearer_auth(&token)
+        .header("traceparent", traceparent)
+        .json(&json!({ "query": common::storefront_document("PlaceOrder"), "variables": { "input": input } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = body["data"]["placeOrder"]["order"]["id"].as_str().unwrap_or_else(|| panic!("{body}")).to_string();
+    assert_eq!(settled(&app, &token, &id).await["status"], "CONFIRMED");
+
+    let traced = |subgraph: Subgraph| {
+        let app = &app;
+        async move {
+            let types: Vec<(String,)> = sqlx::query_as("SELECT event_type FROM outbox WHERE traceparent = $1 ORDER BY id")
+                .bind(traceparent)
+                .fetch_all(app.supergraph.db(subgraph))
+                .await
+                .unwrap();
+            types.into_iter().map(|(t,)| t).collect::<Vec<String>>()
+        }
+    };
+    assert_eq!(traced(Subgraph::Orders).await, ["OrderPlaced", "OrderConfirmed"]);
+    assert_eq!(traced(Subgraph::Inventory).await, ["InventoryReserved"]);
 }

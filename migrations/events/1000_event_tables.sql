@@ -10,6 +10,7 @@ CREATE TABLE outbox (
     occurred_at TEXT NOT NULL,
     producer TEXT NOT NULL,
     correlation_id TEXT NOT NULL,
+    traceparent TEXT,
     payload TEXT NOT NULL,
     published_at TEXT,
     attempts BIGINT NOT NULL DEFAULT 0,

@@ -1,6 +1,8 @@
 -- Checkout: what placeOrder needs to be idempotent and to claim a cart once.
 ALTER TABLE orders ADD COLUMN payment_token TEXT;
 ALTER TABLE orders ADD COLUMN correlation_id TEXT;
+-- The placing request's trace context, carried into the events the payment worker emits.
+ALTER TABLE orders ADD COLUMN traceparent TEXT;
 -- Set when inventory has reserved the stock: the payment worker takes it from
 -- there, holding a lease while it talks to the provider.
 ALTER TABLE orders ADD COLUMN payment_requested_at TEXT;

@@ -15,7 +15,7 @@ use kit::events::contracts::{
     InventoryRejected, InventoryReserved, OrderCancelled, OrderConfirmed, OrderPlaced, OrderRejected, PaymentFailed,
     ReservationExpired,
 };
-use kit::events::{Contract, Envelope, Handler, Outbox, first_delivery, record};
+use kit::events::{Contract, Envelope, Handler, Outbox, Trace, first_delivery, record};
 use sqlx::AnyConnection;
 use tokio::sync::watch;
 
@@ -99,7 +99,7 @@ impl InventoryEvents {
             }
             insert_reservation(&mut *tx, &placed.order_id, "REJECTED", &now, &expires_at).await?;
             let rejected = InventoryRejected { order_id: placed.order_id.clone(), out_of_stock: short };
-            record(&mut *tx, &Envelope::new(NAME, &envelope.correlation_id, &rejected)).await?;
+            record(&mut *tx, &Envelope::new(NAME, &envelope.trace(), &rejected)).await?;
             tx.commit().await?;
             self.outbox.committed();
             return Ok(());
@@ -113,7 +113,7 @@ impl InventoryEvents {
                 .execute(&mut *tx)
                 .await?;
         }
-        record(&mut *tx, &Envelope::new(NAME, &envelope.correlation_id, &InventoryReserved { order_id: placed.order_id })).await?;
+        record(&mut *tx, &Envelope::new(NAME, &envelope.trace(), &InventoryReserved { order_id: placed.order_id })).await?;
         tx.commit().await?;
         self.outbox.committed();
         Ok(())
@@ -141,8 +141,8 @@ impl InventoryEvents {
             let mut tx = self.db.begin().await?;
             // The status guard makes this a no-op if the order settled meanwhile.
             if settle(&mut *tx, &order_id, "RESERVED", "EXPIRED", "reserved = reserved - $1").await? {
-                let correlation = format!("reservation-expiry-{order_id}");
-                record(&mut *tx, &Envelope::new(NAME, &correlation, &ReservationExpired { order_id: order_id.clone() })).await?;
+                let trace = Trace { correlation_id: format!("reservation-expiry-{order_id}"), traceparent: None };
+                record(&mut *tx, &Envelope::new(NAME, &trace, &ReservationExpired { order_id: order_id.clone() })).await?;
                 tx.commit().await?;
                 self.outbox.committed();
                 tracing::info!(%order_id, "reservation expired and released");

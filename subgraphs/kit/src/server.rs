@@ -18,11 +18,8 @@ use tracing::Instrument;
 
 use crate::auth::JwtVerifier;
 use crate::db::Db;
+use crate::events::Trace;
 
-/// The request id the router assigned (or a new one), available to resolvers
-/// so it can travel into logs and events.
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);
 
 /// The caller's verified Authorization header, for the rare read a subgraph
 /// makes through the router on the caller's behalf.
@@ -116,9 +113,9 @@ where
     );
     let response = match state.verifier.viewer_from_headers(&headers) {
         Ok(viewer) => {
-            let request = request.into_inner().data(viewer).data(RequestId(request_id)).data(ForwardedAuthorization(
-                header(&headers, "authorization"),
-            ));
+            // The request id and trace context travel on into the events this request causes.
+            let trace = Trace { correlation_id: request_id, traceparent: header(&headers, "traceparent") };
+            let request = request.into_inner().data(viewer).data(trace).data(ForwardedAuthorization(header(&headers, "authorization")));
             if header(&headers, "accept").is_some_and(|accept| accept.contains("multipart/mixed")) {
                 state.metrics.requests.with_label_values(&["subscription"]).inc();
                 let parts = multipart_parts(state.schema.execute_stream(request));

@@ -3,7 +3,7 @@
 use kit::db::{Db, change_status, is_unique_violation, new_id, now};
 use kit::error::{ApiError, UserError};
 use kit::events::contracts::{OrderCancelled, OrderLine, OrderPlaced};
-use kit::events::{Envelope, Outbox, record};
+use kit::events::{Envelope, Outbox, Trace, record};
 use kit::graph::GraphClient;
 use kit::money::{CurrencyCode, Decimal, Money};
 use serde::Deserialize;
@@ -24,7 +24,7 @@ pub struct PlaceOrder<'a> {
     pub expected_total: Option<Money>,
     /// The customer's own Authorization header, to read the cart as them.
     pub authorization: Option<&'a str>,
-    pub correlation_id: &'a str,
+    pub trace: &'a Trace,
 }
 
 pub enum Placed {
@@ -126,8 +126,8 @@ pub async fn place_order(db: &Db, graph: &GraphClient, outbox: &Outbox, request:
     let now = now();
     let number = format!("SO-{}", &uuid::Uuid::new_v4().simple().to_string()[..10].to_uppercase());
     sqlx::query(
-        "INSERT INTO orders (id, number, customer_id, cart_id, status, total_minor, currency, created_at, updated_at, payment_token, correlation_id) \
-         VALUES ($1, $2, $3, $4, 'PENDING', $5, $6, $7, $7, $8, $9)",
+        "INSERT INTO orders (id, number, customer_id, cart_id, status, total_minor, currency, created_at, updated_at, payment_token, correlation_id, traceparent) \
+         VALUES ($1, $2, $3, $4, 'PENDING', $5, $6, $7, $7, $8, $9, $10)",
     )
     .bind(&order_id)
     .bind(&number)
@@ -137,7 +137,8 @@ pub async fn place_order(db: &Db, graph: &GraphClient, outbox: &Outbox, request:
     .bind(total.currency.as_str())
     .bind(&now)
     .bind(request.payment_token)
-    .bind(request.correlation_id)
+    .bind(&request.trace.correlation_id)
+    .bind(&request.trace.traceparent)
     .execute(&mut *tx)
     .await?;
     for (position, line) in lines.iter().enumerate() {
@@ -164,7 +165,7 @@ pub async fn place_order(db: &Db, graph: &GraphClient, outbox: &Outbox, request:
         total_minor: total.minor_units,
         currency: total.currency.as_str().to_string(),
     };
-    record(&mut *tx, &Envelope::new(NAME, request.correlation_id, &placed)).await?;
+    record(&mut *tx, &Envelope::new(NAME, request.trace, &placed)).await?;
     tx.commit().await?;
     outbox.committed();
     let order = find_order(db, &order_id).await?.ok_or_else(|| anyhow::anyhow!("order {order_id} vanished after commit"))?;
@@ -281,7 +282,7 @@ pub enum Cancelled {
 
 /// Cancels a confirmed order: the payment is voided first (idempotently),
 /// then the order is CANCELLED and OrderCancelled makes inventory restore the stock.
-pub async fn cancel_order(db: &Db, gateway: &dyn PaymentGateway, outbox: &Outbox, order: OrderRow, correlation_id: &str) -> Result<Cancelled, ApiError> {
+pub async fn cancel_order(db: &Db, gateway: &dyn PaymentGateway, outbox: &Outbox, order: OrderRow, trace: &Trace) -> Result<Cancelled, ApiError> {
     match order.status.as_str() {
         "CONFIRMED" => {}
         "CANCELLED" => return Ok(Cancelled::Order(order)),
@@ -296,7 +297,7 @@ pub async fn cancel_order(db: &Db, gateway: &dyn PaymentGateway, outbox: &Outbox
     gateway.void(&order.id).await?;
     let mut tx = db.begin().await?;
     if transition(&mut *tx, &order.id, "CONFIRMED", "CANCELLED", Some("CANCELLED_BY_CUSTOMER")).await? {
-        record(&mut *tx, &Envelope::new(NAME, correlation_id, &OrderCancelled { order_id: order.id.clone() })).await?;
+        record(&mut *tx, &Envelope::new(NAME, trace, &OrderCancelled { order_id: order.id.clone() })).await?;
     }
     tx.commit().await?;
     outbox.committed();

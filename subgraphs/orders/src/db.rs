@@ -17,9 +17,10 @@ pub struct OrderRow {
     pub currency: String,
     pub payment_token: Option<String>,
     pub correlation_id: Option<String>,
+    pub traceparent: Option<String>,
 }
 
-const ORDER_COLUMNS: &str = "id, number, customer_id, cart_id, status, total_minor, currency, payment_token, correlation_id";
+const ORDER_COLUMNS: &str = "id, number, customer_id, cart_id, status, total_minor, currency, payment_token, correlation_id, traceparent";
 
 pub async fn find_order(db: &Db, id: &str) -> Result<Option<OrderRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1")).bind(id).fetch_optional(db).await

@@ -17,7 +17,7 @@ use kit::db::{Db, now, timestamp};
 use kit::events::contracts::{
     InventoryRejected, InventoryReserved, OrderConfirmed, OrderLine, OrderRejected, PaymentFailed, ReservationExpired,
 };
-use kit::events::{Contract, Envelope, Handler, Outbox, first_delivery, record};
+use kit::events::{Contract, Envelope, Handler, Outbox, Trace, first_delivery, record};
 use kit::money::{CurrencyCode, Money};
 use sqlx::AnyConnection;
 use tokio::sync::{Notify, watch};
@@ -88,7 +88,7 @@ impl OrdersEvents {
         if transition(&mut *tx, order_id, "PENDING", "REJECTED", Some(reason)).await? {
             release_cart(&mut *tx, &order).await?;
             let rejected = OrderRejected { order_id: order_id.to_string(), cart_id: order.cart_id.clone(), reason: reason.to_string() };
-            record(&mut *tx, &Envelope::new(NAME, &envelope.correlation_id, &rejected)).await?;
+            record(&mut *tx, &Envelope::new(NAME, &envelope.trace(), &rejected)).await?;
         } else {
             tracing::warn!(%order_id, status = %order.status, reason, "a rejection arrived for an order that had settled");
         }
@@ -147,7 +147,10 @@ impl OrdersEvents {
         let currency = CurrencyCode::parse(&order.currency).ok_or_else(|| anyhow::anyhow!("stored currency {}", order.currency))?;
         let token = order.payment_token.clone().unwrap_or_default();
         let authorization = self.gateway.authorize(order_id, Money::new(order.total_minor, currency), &token).await?;
-        let correlation_id = order.correlation_id.clone().unwrap_or_else(|| order_id.to_string());
+        let trace = Trace {
+            correlation_id: order.correlation_id.clone().unwrap_or_else(|| order_id.to_string()),
+            traceparent: order.traceparent.clone(),
+        };
 
         let mut tx = self.db.begin().await?;
         let mut void_after_commit = false;
@@ -159,7 +162,7 @@ impl OrdersEvents {
                         customer_id: order.customer_id.clone(),
                         lines: order_lines(&mut *tx, order_id).await?,
                     };
-                    record(&mut *tx, &Envelope::new(NAME, &correlation_id, &confirmed)).await?;
+                    record(&mut *tx, &Envelope::new(NAME, &trace, &confirmed)).await?;
                 } else {
                     // The order settled another way (its reservation expired) while
                     // the provider was answering: give the money back.
@@ -170,7 +173,7 @@ impl OrdersEvents {
                 if transition(&mut *tx, order_id, "PENDING", "PAYMENT_FAILED", Some(&format!("PAYMENT_DECLINED: {reason}"))).await? {
                     release_cart(&mut *tx, &order).await?;
                     let failed = PaymentFailed { order_id: order_id.to_string(), cart_id: order.cart_id.clone(), reason };
-                    record(&mut *tx, &Envelope::new(NAME, &correlation_id, &failed)).await?;
+                    record(&mut *tx, &Envelope::new(NAME, &trace, &failed)).await?;
                 }
             }
         }

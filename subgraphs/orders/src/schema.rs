@@ -8,11 +8,11 @@ use futures::Stream;
 use kit::auth::Viewer;
 use kit::db::Db;
 use kit::error::{ApiError, UserError};
-use kit::events::{Bus, Outbox};
+use kit::events::{Bus, Outbox, Trace};
 use kit::graph::GraphClient;
 use kit::money::{CurrencyCode, Money, MoneyInput};
 use kit::page::{PageInfo, PageRequest};
-use kit::server::{ForwardedAuthorization, RequestId};
+use kit::server::ForwardedAuthorization;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::checkout::{self, Cancelled, PlaceOrder, Placed};
@@ -249,7 +249,7 @@ impl Mutation {
             payment_token: &input.payment_token,
             expected_total: input.expected_total.map(MoneyInput::into_money),
             authorization: ctx.data_unchecked::<ForwardedAuthorization>().0.as_deref(),
-            correlation_id: &ctx.data_unchecked::<RequestId>().0,
+            trace: ctx.data_unchecked::<Trace>(),
         };
         let placed = checkout::place_order(
             ctx.data_unchecked::<Db>(),
@@ -274,7 +274,7 @@ impl Mutation {
             return Ok(OrderPayload::failed(UserError::new("ORDER_NOT_FOUND", "id", "no such order")));
         };
         let gateway = ctx.data_unchecked::<Arc<dyn PaymentGateway>>();
-        let cancelled = checkout::cancel_order(db, gateway.as_ref(), ctx.data_unchecked::<Outbox>(), order, &ctx.data_unchecked::<RequestId>().0).await?;
+        let cancelled = checkout::cancel_order(db, gateway.as_ref(), ctx.data_unchecked::<Outbox>(), order, ctx.data_unchecked::<Trace>()).await?;
         Ok(match cancelled {
             Cancelled::Order(row) => OrderPayload::of(row),
             Cancelled::Refused(error) => OrderPayload::failed(error),

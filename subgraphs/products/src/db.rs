@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use kit::db::{Db, fetch_by_keys, loader};
 use kit::events::contracts::VariantPriceChanged;
-use kit::events::{Envelope, record};
+use kit::events::{Envelope, Trace, record};
 use kit::money::{CurrencyCode, Money};
 use sqlx::Row;
 
@@ -202,7 +202,7 @@ pub async fn list_categories(db: &Db) -> Result<Vec<CategoryRow>, sqlx::Error> {
 /// Sets a variant's price and records VariantPriceChanged in the same
 /// transaction; None when the sku is unknown.
 #[tracing::instrument(skip(db))]
-pub async fn set_variant_price(db: &Db, sku: &str, price: Money, correlation_id: &str) -> Result<Option<VariantRow>, sqlx::Error> {
+pub async fn set_variant_price(db: &Db, sku: &str, price: Money, trace: &Trace) -> Result<Option<VariantRow>, sqlx::Error> {
     let mut tx = db.begin().await?;
     let row: Option<VariantRow> = sqlx::query_as(&format!(
         "UPDATE variants SET price_minor = $1, currency = $2, updated_at = $3 WHERE sku = $4 RETURNING {VARIANT_COLUMNS}"
@@ -215,7 +215,7 @@ pub async fn set_variant_price(db: &Db, sku: &str, price: Money, correlation_id:
     .await?;
     if row.is_some() {
         let changed = VariantPriceChanged { sku: sku.to_string(), price_minor: price.minor_units, currency: price.currency.as_str().into() };
-        record(&mut *tx, &Envelope::new(crate::NAME, correlation_id, &changed)).await?;
+        record(&mut *tx, &Envelope::new(crate::NAME, trace, &changed)).await?;
     }
     tx.commit().await?;
     Ok(row)

@@ -3,8 +3,7 @@
 use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
 use kit::auth::Viewer;
 use kit::db::Db;
-use kit::events::Outbox;
-use kit::server::RequestId;
+use kit::events::{Outbox, Trace};
 use kit::error::{ApiError, UserError};
 use kit::money::{Money, MoneyInput};
 use kit::page::{PageInfo, PageRequest};
@@ -256,8 +255,7 @@ impl Mutation {
             Err(message) => return Ok(VariantPayload::failed(UserError::new("INVALID_PRICE", "price.amount", message))),
         };
         let db = ctx.data_unchecked::<Db>();
-        let request_id = &ctx.data_unchecked::<RequestId>().0;
-        match db::set_variant_price(db, &sku, price, request_id).await.map_err(ApiError::from)? {
+        match db::set_variant_price(db, &sku, price, ctx.data_unchecked::<Trace>()).await.map_err(ApiError::from)? {
             Some(row) => {
                 ctx.data_unchecked::<Outbox>().committed();
                 Ok(VariantPayload { variant: Some(Variant(row)), user_errors: vec![] })

@@ -170,7 +170,8 @@ mod tests {
 
     #[test]
     fn a_newer_version_than_this_code_knows_is_refused() {
-        let envelope = Envelope::new("orders", "r1", &InventoryReserved { order_id: "o1".into() });
+        let trace = crate::events::Trace { correlation_id: "r1".into(), traceparent: None };
+        let envelope = Envelope::new("orders", &trace, &InventoryReserved { order_id: "o1".into() });
         let mut future = envelope.clone();
         future.version = InventoryReserved::VERSION + 1;
         assert!(future.decode::<InventoryReserved>().is_err());

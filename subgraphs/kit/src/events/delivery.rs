@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use sqlx::AnyConnection;
+use tracing::Instrument;
 
 use super::{Envelope, Faults};
 use crate::db::{Db, is_unique_violation, now};
@@ -64,7 +65,15 @@ impl Consumer {
 
     /// Runs the handler once, with the bookkeeping both buses share.
     pub async fn deliver(&self, envelope: &Envelope) -> Outcome {
-        let error = match self.handler.handle(envelope).await {
+        let span = tracing::info_span!(
+            "deliver_event",
+            consumer = self.name,
+            event_type = %envelope.event_type,
+            event_id = %envelope.id,
+            correlation_id = %envelope.correlation_id,
+            traceparent = envelope.traceparent.as_deref().unwrap_or_default(),
+        );
+        let error = match self.handler.handle(envelope).instrument(span).await {
             Ok(()) => return Outcome::Handled,
             Err(error) => error,
         };

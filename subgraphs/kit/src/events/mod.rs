@@ -33,20 +33,36 @@ pub struct Envelope {
     /// The request that started the chain (a placeOrder's request id), carried
     /// by every event that follows from it.
     pub correlation_id: String,
+    /// The W3C trace context of that request, so a trace spans the whole saga.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
     pub payload: serde_json::Value,
 }
 
+/// Where an event comes from: the request, or the event, that caused it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Trace {
+    pub correlation_id: String,
+    pub traceparent: Option<String>,
+}
+
 impl Envelope {
-    pub fn new<C: Contract>(producer: &str, correlation_id: &str, payload: &C) -> Self {
+    pub fn new<C: Contract>(producer: &str, trace: &Trace, payload: &C) -> Self {
         Envelope {
             id: crate::db::new_id(),
             event_type: C::TYPE.to_string(),
             version: C::VERSION,
             occurred_at: crate::db::now(),
             producer: producer.to_string(),
-            correlation_id: correlation_id.to_string(),
+            correlation_id: trace.correlation_id.clone(),
+            traceparent: trace.traceparent.clone(),
             payload: serde_json::to_value(payload).expect("event payloads serialize"),
         }
+    }
+
+    /// The trace an event caused by this one carries on.
+    pub fn trace(&self) -> Trace {
+        Trace { correlation_id: self.correlation_id.clone(), traceparent: self.traceparent.clone() }
     }
 
     /// The payload as `C`: refused when the type differs or the version is

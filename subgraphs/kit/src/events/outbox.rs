@@ -13,8 +13,8 @@ use crate::db::{Db, now, timestamp};
 /// exists exactly when the state change it describes does.
 pub async fn record(conn: &mut AnyConnection, envelope: &Envelope) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO outbox (id, event_type, version, occurred_at, producer, correlation_id, payload, attempts, next_attempt_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $4)",
+        "INSERT INTO outbox (id, event_type, version, occurred_at, producer, correlation_id, traceparent, payload, attempts, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $4)",
     )
     .bind(&envelope.id)
     .bind(&envelope.event_type)
@@ -22,6 +22,7 @@ pub async fn record(conn: &mut AnyConnection, envelope: &Envelope) -> Result<(),
     .bind(&envelope.occurred_at)
     .bind(&envelope.producer)
     .bind(&envelope.correlation_id)
+    .bind(&envelope.traceparent)
     .bind(envelope.payload.to_string())
     .execute(conn)
     .await?;
@@ -51,6 +52,7 @@ struct OutboxRow {
     occurred_at: String,
     producer: String,
     correlation_id: String,
+    traceparent: Option<String>,
     payload: String,
     attempts: i64,
 }
@@ -92,7 +94,7 @@ impl Outbox {
             "UPDATE outbox SET locked_until = $1 WHERE id IN (\
                 SELECT id FROM outbox WHERE published_at IS NULL AND next_attempt_at <= $2 \
                 AND (locked_until IS NULL OR locked_until < $2) ORDER BY id LIMIT {BATCH} {skip_locked}) \
-             RETURNING id, event_type, version, occurred_at, producer, correlation_id, payload, attempts"
+             RETURNING id, event_type, version, occurred_at, producer, correlation_id, traceparent, payload, attempts"
         ))
         .bind(&lease_until)
         .bind(&now_text)
@@ -108,6 +110,7 @@ impl Outbox {
                 occurred_at: row.occurred_at,
                 producer: row.producer,
                 correlation_id: row.correlation_id,
+                traceparent: row.traceparent,
                 payload: serde_json::from_str(&row.payload)?,
             };
             match self.bus.publish(&envelope).await {
