@@ -55,6 +55,8 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
         config_dir: supergraph::config_dir(),
         work_dir: work_dir.clone(),
         log_level: "warn".into(),
+        // The benchmark is one client sending as fast as it can.
+        rate_limit: Some(1_000_000),
         bus,
         faults: Faults::default(),
         settings: Settings::default(),

@@ -219,6 +219,7 @@ async fn dev(config_dir: PathBuf, data_dir: PathBuf, port: u16) -> anyhow::Resul
         work_dir: data_dir,
         config_dir: config_dir.clone(),
         log_level: "info".into(),
+        rate_limit: None,
         bus: BusConfig::from_env(),
         faults: Faults::default(),
         settings: Settings::from_env()?,

@@ -79,6 +79,8 @@ pub struct Options {
     /// Where the derived router configuration is written.
     pub work_dir: PathBuf,
     pub log_level: String,
+    /// Overrides router.yaml's requests per minute per client.
+    pub rate_limit: Option<u64>,
     pub bus: BusConfig,
     pub faults: Faults,
     pub settings: Settings,
@@ -195,7 +197,12 @@ pub async fn start(options: Options) -> anyhow::Result<Supergraph> {
     crate::router::write_config(
         &options.config_dir,
         &config_path,
-        &crate::router::Deployment { port: options.router_port, subgraph_urls: &urls, log_level: &options.log_level },
+        &crate::router::Deployment {
+            port: options.router_port,
+            subgraph_urls: &urls,
+            log_level: &options.log_level,
+            rate_limit: options.rate_limit,
+        },
     )?;
     let router = crate::router::spawn(config_path);
     tokio::select! {

@@ -4,7 +4,10 @@
 mod common;
 
 use commerce_supergraph::subgraphs::Subgraph;
-use common::{Backend, customer_claims, customer_token, error_code, sign_with_dev_key, sign_with_foreign_key, spawn_app};
+use common::{
+    Backend, customer_claims, customer_token, error_code, sign_with_dev_key, sign_with_foreign_key, spawn_app, spawn_app_limited,
+    test_settings,
+};
 use serde_json::json;
 
 on_both_backends!(
@@ -12,6 +15,7 @@ on_both_backends!(
     subgraphs_verify_tokens_again_and_ignore_bare_user_headers,
     my_orders_need_a_token_and_start_empty,
     router_enforces_query_limits,
+    each_client_is_rate_limited_with_retry_after,
 );
 
 async fn tokens_that_do_not_verify_are_unauthenticated_at_the_router(backend: Backend) {
@@ -80,4 +84,29 @@ async fn router_enforces_query_limits(backend: Backend) {
     let aliases: String = (0..40).map(|i| format!("a{i}: categories {{ slug }} ")).collect();
     let body = app.graphql(&format!("{{ {aliases} }}"), json!({}), None).await;
     assert_eq!(error_code(&body), "MAX_ALIASES_EXCEEDED", "{body}");
+}
+
+async fn each_client_is_rate_limited_with_retry_after(backend: Backend) {
+    let app = spawn_app_limited(backend, test_settings(), Some(5)).await;
+    let categories = json!({ "query": "{ categories { slug } }" });
+    let send = |token: Option<String>| {
+        let client = reqwest::Client::new();
+        let mut request = client.post(app.supergraph.graphql_url()).json(&categories);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let heavy = customer_token("heavy-user");
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(send(Some(heavy.clone())).await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
+    let limited = send(Some(heavy)).await.unwrap();
+    let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    let body: serde_json::Value = limited.json().await.unwrap();
+    assert_eq!(error_code(&body), "RATE_LIMITED");
+    assert_eq!(send(Some(customer_token("light-user"))).await.unwrap().status(), 200, "another client has its own budget");
 }

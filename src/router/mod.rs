@@ -48,6 +48,8 @@ pub struct Deployment<'a> {
     pub port: u16,
     pub subgraph_urls: &'a [(String, String)],
     pub log_level: &'a str,
+    /// Replaces router.yaml's per-client limit (requests per minute).
+    pub rate_limit: Option<u64>,
 }
 
 /// Writes `out`: router-config/router.yaml with this deployment's port and
@@ -68,6 +70,9 @@ pub fn write_config(config_dir: &Path, out: &Path, deployment: &Deployment<'_>) 
     }
     let jwks = config["plugins"]["verify_token"]["config"]["jwks_path"].as_str().context("verify_token.jwks_path")?.to_string();
     config["plugins"]["verify_token"]["config"]["jwks_path"] = absolute(&jwks).into();
+    if let Some(limit) = deployment.rate_limit {
+        config["plugins"]["rate_limit"]["config"]["requests_per_minute"] = limit.into();
+    }
     std::fs::write(out, serde_yaml::to_string(&config)?).with_context(|| format!("writing {}", out.display()))?;
     Ok(())
 }

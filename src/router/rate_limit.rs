@@ -1,12 +1,13 @@
-//! Per-client rate limits: a fixed window of requests per minute for each
-//! client (its bearer token, else its IP address). Counted in memory by
-//! default, or in Redis when `redis_url` is set so that every router replica
-//! shares one budget. Over the limit: 429 with Retry-After.
+//! Per-client rate limits: each client (its bearer token, else its IP
+//! address) may send `requests_per_minute` requests in a window that opens
+//! with its first request. Counted in memory by default, or in Redis when
+//! `redis_url` is set so that every router replica shares one budget. Over
+//! the limit: 429 with Retry-After, the seconds until the window closes.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use hive_router::async_trait;
 use hive_router::ntex::http::{Response, StatusCode};
@@ -16,7 +17,7 @@ use hive_router::plugins::plugin_trait::{RouterPlugin, StartHookPayload};
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
-const WINDOW_SECONDS: u64 = 60;
+const WINDOW: Duration = Duration::from_secs(60);
 
 #[derive(Deserialize)]
 pub struct RateLimitConfig {
@@ -32,37 +33,49 @@ pub struct RateLimit {
 }
 
 enum Counters {
-    Memory(Mutex<HashMap<String, (u64, u64)>>),
+    Memory(Mutex<HashMap<String, (Instant, u64)>>),
     Redis { client: redis::Client, connection: OnceCell<redis::aio::MultiplexedConnection> },
 }
 
+/// A client's requests in its current window, and when that window closes.
+#[derive(Debug, PartialEq, Eq)]
+struct Usage {
+    count: u64,
+    resets_in: Duration,
+}
+
 impl Counters {
-    /// Counts one request for `client` in `window`; returns the count so far.
-    async fn hit(&self, client: &str, window: u64) -> anyhow::Result<u64> {
+    /// Counts one request for `client` at `now`.
+    async fn hit(&self, client: &str, now: Instant) -> anyhow::Result<Usage> {
         match self {
             Counters::Memory(counts) => {
                 let mut counts = counts.lock().expect("no code panics while holding the counter lock");
                 if counts.len() > 100_000 {
-                    counts.retain(|_, (seen_window, _)| *seen_window == window);
+                    counts.retain(|_, (opened, _)| now.duration_since(*opened) < WINDOW);
                 }
-                let entry = counts.entry(client.to_string()).or_insert((window, 0));
-                if entry.0 != window {
-                    *entry = (window, 0);
+                let entry = counts.entry(client.to_string()).or_insert((now, 0));
+                if now.duration_since(entry.0) >= WINDOW {
+                    *entry = (now, 0);
                 }
                 entry.1 += 1;
-                Ok(entry.1)
+                Ok(Usage { count: entry.1, resets_in: WINDOW.saturating_sub(now.duration_since(entry.0)) })
             }
             Counters::Redis { client: redis_client, connection } => {
                 let connection = connection.get_or_try_init(|| redis_client.get_multiplexed_async_connection()).await?;
-                let key = format!("ratelimit:{client}:{window}");
-                let (count,): (u64,) = redis::pipe()
+                let key = format!("ratelimit:{client}");
+                // The first request of a window sets its expiry; the others only count.
+                let (count, millis): (u64, i64) = redis::pipe()
                     .atomic()
                     .incr(&key, 1)
-                    .expire(&key, WINDOW_SECONDS as i64)
+                    .cmd("PEXPIRE")
+                    .arg(&key)
+                    .arg(WINDOW.as_millis() as u64)
+                    .arg("NX")
                     .ignore()
+                    .pttl(&key)
                     .query_async(&mut connection.clone())
                     .await?;
-                Ok(count)
+                Ok(Usage { count, resets_in: Duration::from_millis(millis.max(0) as u64) })
             }
         }
     }
@@ -106,26 +119,23 @@ impl RouterPlugin for RateLimit {
                 return payload.proceed();
             }
             let client = client_key(request.headers().get("authorization").map(|v| v.as_bytes()), request.peer_addr().map(|a| a.ip()));
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-            let window = now / WINDOW_SECONDS;
-            let count = match self.counters.hit(&client, window).await {
-                Ok(count) => count,
+            let usage = match self.counters.hit(&client, Instant::now()).await {
+                Ok(usage) => usage,
                 Err(error) => {
                     // Failing open: a broken counter store must not take the shop offline.
                     tracing::warn!(%error, "rate limit counter unavailable; request allowed");
                     return payload.proceed();
                 }
             };
-            if count <= self.limit {
+            if usage.count <= self.limit {
                 return payload.proceed();
             }
-            let retry_after = (window + 1) * WINDOW_SECONDS - now;
             let body = serde_json::json!({
                 "errors": [{ "message": "too many requests; retry later", "extensions": { "code": "RATE_LIMITED" } }]
             });
             let response = Response::build(StatusCode::TOO_MANY_REQUESTS)
                 .content_type("application/json")
-                .header("retry-after", retry_after.to_string())
+                .header("retry-after", usage.resets_in.as_secs().max(1).to_string())
                 .body(body.to_string());
             payload.end_with_response(response)
         })
@@ -137,23 +147,26 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn memory_counters_reset_each_window() {
+    async fn a_clients_window_opens_with_its_first_request() {
         let counters = Counters::Memory(Mutex::new(HashMap::new()));
-        assert_eq!(counters.hit("a", 1).await.unwrap(), 1);
-        assert_eq!(counters.hit("a", 1).await.unwrap(), 2);
-        assert_eq!(counters.hit("b", 1).await.unwrap(), 1);
-        assert_eq!(counters.hit("a", 2).await.unwrap(), 1);
+        let opened = Instant::now();
+        let at = |seconds: u64| opened + Duration::from_secs(seconds);
+        assert_eq!(counters.hit("a", at(0)).await.unwrap(), Usage { count: 1, resets_in: WINDOW });
+        assert_eq!(counters.hit("a", at(20)).await.unwrap(), Usage { count: 2, resets_in: Duration::from_secs(40) });
+        assert_eq!(counters.hit("b", at(20)).await.unwrap().count, 1, "another client has its own window");
+        assert_eq!(counters.hit("a", at(60)).await.unwrap(), Usage { count: 1, resets_in: WINDOW });
     }
 
     #[tokio::test]
-    async fn redis_counters_are_shared_between_instances() {
+    async fn redis_counters_are_shared_between_routers() {
         let url = "redis://127.0.0.1:6379";
         let first = Counters::Redis { client: redis::Client::open(url).unwrap(), connection: OnceCell::new() };
         let second = Counters::Redis { client: redis::Client::open(url).unwrap(), connection: OnceCell::new() };
         let client = format!("test-{}", uuid::Uuid::new_v4());
-        assert_eq!(first.hit(&client, 7).await.unwrap(), 1);
-        assert_eq!(second.hit(&client, 7).await.unwrap(), 2);
-        assert_eq!(first.hit(&client, 8).await.unwrap(), 1);
+        assert_eq!(first.hit(&client, Instant::now()).await.unwrap().count, 1);
+        let usage = second.hit(&client, Instant::now()).await.unwrap();
+        assert_eq!(usage.count, 2);
+        assert!(usage.resets_in > Duration::ZERO && usage.resets_in <= WINDOW, "{usage:?}");
     }
 
     #[test]

@@ -60,6 +60,11 @@ pub fn test_settings() -> Settings {
 }
 
 pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
+    spawn_app_limited(backend, settings, None).await
+}
+
+/// The same, with the router's per-client rate limit replaced.
+pub async fn spawn_app_limited(backend: Backend, settings: Settings, settings_rate_limit: Option<u64>) -> TestApp {
     let faults = Faults::default();
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let work_dir = std::env::temp_dir().join(format!("commerce-test-{run_id}"));
@@ -86,6 +91,7 @@ pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
         config_dir: supergraph::config_dir(),
         work_dir: work_dir.clone(),
         log_level: "warn".into(),
+        rate_limit: settings_rate_limit,
         bus,
         faults: faults.clone(),
         settings: settings.clone(),
