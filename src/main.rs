@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use commerce_supergraph::subgraphs::{Context, Settings, Subgraph, parse_duration};
+use commerce_supergraph::subgraphs::{Settings, Subgraph, parse_duration};
 use commerce_supergraph::supergraph::{self, Options, Serving, Storage};
 use commerce_supergraph::{bench, compose, router, seed, token};
 use kit::JwtVerifier;
-use kit::events::{Bus, BusConfig, Faults, Outbox};
+use kit::events::{Bus, BusConfig, Faults};
 use kit::graph::GraphClient;
 
 #[derive(Parser)]
@@ -136,17 +136,16 @@ async fn events(config_dir: PathBuf, action: EventsAction) -> anyhow::Result<()>
                     continue;
                 }
                 // Events the handler emits land in the outbox; the running subgraph's relay publishes them.
-                let bus = Bus::connect(&BusConfig::InProcess, Faults::default()).await?;
-                let context = Context {
-                    outbox: Outbox::new(db.clone(), bus.clone()),
-                    db,
+                let serving = Serving {
+                    subgraph,
+                    database_url: consumer_database_url(subgraph),
                     verifier: Arc::new(JwtVerifier::from_jwks_file(&config_dir.join("jwks.json"))?),
                     graph: GraphClient::new(std::env::var("ROUTER_URL").unwrap_or_else(|_| "http://127.0.0.1:4000/graphql".into())),
-                    bus,
+                    bus: Bus::connect(&BusConfig::InProcess, Faults::default()).await?,
                     settings: Settings::from_env()?,
                     payments_due: Arc::default(),
                 };
-                let consumer = subgraph.consumer(&context).context("a consuming subgraph has a consumer")?;
+                let consumer = subgraph.consumer(&serving.context(db)).context("a consuming subgraph has a consumer")?;
                 kit::events::replay(&consumer, &id).await?;
                 println!("replayed {id} to {}", subgraph.name());
                 return Ok(());

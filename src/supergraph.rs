@@ -269,7 +269,7 @@ impl Serving {
     }
 
     /// What the subgraph runs with; its outbox relays through `db`.
-    fn context(&self, db: Db) -> Context {
+    pub fn context(&self, db: Db) -> Context {
         Context {
             outbox: Outbox::new(db.clone(), self.bus.clone()),
             db,
