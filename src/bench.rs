@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use futures::StreamExt;
-use kit::events::{BusConfig, Faults};
+use events::BusConfig;
+use kit::config::Settings;
 use serde_json::{Value, json};
 
-use crate::subgraphs::{Settings, Subgraph};
+use crate::subgraphs::Subgraph;
 use crate::supergraph::{self, Options, Storage};
 use crate::token::{self, TokenRequest};
 
@@ -58,8 +59,8 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
         // The benchmark is one client sending as fast as it can.
         rate_limit: Some(1_000_000),
         bus,
-        faults: Faults::default(),
         settings: Settings::default(),
+        handler_layer: None,
     })
     .await?;
     sqlx::query("UPDATE stock_levels SET on_hand = 1000000, reserved = 0")

@@ -17,7 +17,7 @@ pub fn compose_supergraph() -> anyhow::Result<String> {
     let mut errors = Vec::new();
     for subgraph in Subgraph::ALL {
         let url = format!("http://127.0.0.1:{}/graphql", subgraph.default_port());
-        match FederationSubgraph::parse(subgraph.name(), &url, &subgraph.sdl()) {
+        match FederationSubgraph::parse(subgraph.name(), &url, &(subgraph.definition().sdl)()) {
             Ok(parsed) => inputs.push(parsed),
             Err(error) => errors.push(format!("subgraph {}: {error}", subgraph.name())),
         }

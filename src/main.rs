@@ -2,16 +2,14 @@
 #![recursion_limit = "512"]
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use commerce_supergraph::subgraphs::{Settings, Subgraph, parse_duration};
-use commerce_supergraph::supergraph::{self, Options, Serving, Storage};
+use commerce_supergraph::subgraphs::{Serving, Shared, Subgraph};
+use commerce_supergraph::supergraph::{self, Options, Storage};
 use commerce_supergraph::{bench, compose, router, seed, token};
-use kit::JwtVerifier;
-use kit::events::{Bus, BusConfig, Faults};
-use kit::graph::GraphClient;
+use events::{Bus, BusConfig};
+use kit::config::{Settings, parse_duration};
 
 #[derive(Parser)]
 #[command(name = "supergraph", version, about = "A GraphQL federation supergraph for headless commerce")]
@@ -119,7 +117,7 @@ async fn events(config_dir: PathBuf, action: EventsAction) -> anyhow::Result<()>
         EventsAction::DeadLetters => {
             for subgraph in consumers {
                 let db = subgraph.connect(&consumer_database_url(subgraph)).await?;
-                for letter in kit::events::dead_letters(&db).await? {
+                for letter in events::dead_letters(&db).await? {
                     let state = letter.replayed_at.map_or("dead".to_string(), |at| format!("replayed {at}"));
                     println!(
                         "{}  {:<9} {} {} ({} attempts, {state}, since {})\n    {}",
@@ -130,23 +128,16 @@ async fn events(config_dir: PathBuf, action: EventsAction) -> anyhow::Result<()>
             Ok(())
         }
         EventsAction::Replay { id } => {
+            let router_url = std::env::var("ROUTER_URL").unwrap_or_else(|_| "http://127.0.0.1:4000/graphql".into());
+            // Events the handler emits land in the outbox; the running subgraph's relay publishes them.
+            let shared = Shared::new(&config_dir, &router_url, Bus::connect(&BusConfig::InProcess).await?, Settings::from_env()?)?;
             for subgraph in consumers {
                 let db = subgraph.connect(&consumer_database_url(subgraph)).await?;
-                if !kit::events::dead_letters(&db).await?.iter().any(|letter| letter.id == id) {
+                if !events::dead_letters(&db).await?.iter().any(|letter| letter.id == id) {
                     continue;
                 }
-                // Events the handler emits land in the outbox; the running subgraph's relay publishes them.
-                let serving = Serving {
-                    subgraph,
-                    database_url: consumer_database_url(subgraph),
-                    verifier: Arc::new(JwtVerifier::from_jwks_file(&config_dir.join("jwks.json"))?),
-                    graph: GraphClient::new(std::env::var("ROUTER_URL").unwrap_or_else(|_| "http://127.0.0.1:4000/graphql".into())),
-                    bus: Bus::connect(&BusConfig::InProcess, Faults::default()).await?,
-                    settings: Settings::from_env()?,
-                    payments_due: Arc::default(),
-                };
-                let consumer = subgraph.consumer(&serving.context(db)).context("a consuming subgraph has a consumer")?;
-                kit::events::replay(&consumer, &id).await?;
+                let consumer = Serving::new(subgraph, consumer_database_url(subgraph), &shared).consumer(db)?;
+                events::replay(&consumer, &id).await?;
                 println!("replayed {id} to {}", subgraph.name());
                 return Ok(());
             }
@@ -220,8 +211,8 @@ async fn dev(config_dir: PathBuf, data_dir: PathBuf, port: u16) -> anyhow::Resul
         log_level: "info".into(),
         rate_limit: None,
         bus: BusConfig::from_env(),
-        faults: Faults::default(),
         settings: Settings::from_env()?,
+        handler_layer: None,
     })
     .await?;
     let customer = token::TokenRequest { subject: "customer-1", name: Some("Dev Customer"), scopes: &[], ttl: std::time::Duration::from_secs(7 * 86_400) };
@@ -251,18 +242,10 @@ async fn run_subgraph(
     }
     let listener = std::net::TcpListener::bind((host.as_str(), port))?;
     tracing::info!(subgraph = subgraph.name(), address = %listener.local_addr()?, database = %kit::db::redact(&database_url), "serving");
-    let bus = Bus::connect(&bus_config, Faults::default()).await?;
-    let serving = Serving {
-        subgraph,
-        database_url,
-        verifier: Arc::new(JwtVerifier::from_jwks_file(&config_dir.join("jwks.json"))?),
-        graph: GraphClient::new(router_url),
-        bus: bus.clone(),
-        settings: Settings::from_env()?,
-        payments_due: Arc::default(),
-    };
+    let bus = Bus::connect(&bus_config).await?;
+    let shared = Shared::new(&config_dir, &router_url, bus.clone(), Settings::from_env()?)?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let (_db, stopped) = serving.spawn(listener, shutdown).await?;
+    let (_db, stopped) = Serving::new(subgraph, database_url, &shared).spawn(listener, shutdown).await?;
     bus.open();
     tokio::signal::ctrl_c().await?;
     let _ = stop.send(true);

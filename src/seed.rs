@@ -2,6 +2,7 @@
 //! reviews, generated deterministically so every fresh machine sees the same shop.
 
 use kit::db::Db;
+use kit::domain::Rating;
 use kit::money::{CurrencyCode, Money};
 use products::{NewProduct, NewVariant};
 use reviews::NewReview;
@@ -249,7 +250,7 @@ pub async fn seed(targets: &SeedTargets<'_>, count: usize) -> anyhow::Result<usi
                 product_id: &product.id,
                 customer_id: &review.customer_id,
                 author_name: &review.author_name,
-                rating: review.rating,
+                rating: Rating::parse("rating", review.rating).map_err(|e| anyhow::anyhow!(e.message))?,
                 title: Some(&review.title),
                 body: &review.body,
             },

@@ -4,18 +4,15 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context as _;
-use kit::JwtVerifier;
+use events::{Bus, BusConfig};
+use kit::config::Settings;
 use kit::db::Db;
-use kit::graph::GraphClient;
 use tokio::sync::watch;
 
-use kit::events::{Bus, BusConfig, Faults, Outbox};
-
 use crate::seed::{SeedTargets, seed};
-use crate::subgraphs::{Context, Settings, Subgraph};
+use crate::subgraphs::{HandlerLayer, Serving, Shared, Subgraph};
 
 /// Where the subgraphs keep their data.
 #[derive(Clone, Debug)]
@@ -82,8 +79,9 @@ pub struct Options {
     /// Overrides router.yaml's requests per minute per client.
     pub rate_limit: Option<u64>,
     pub bus: BusConfig,
-    pub faults: Faults,
     pub settings: Settings,
+    /// Wraps every subgraph's event handler (tests inject failures with it).
+    pub handler_layer: Option<HandlerLayer>,
 }
 
 pub struct RunningSubgraph {
@@ -91,7 +89,7 @@ pub struct RunningSubgraph {
     pub db: Db,
     serving: Serving,
     stop: watch::Sender<bool>,
-    stopped: Option<tokio::sync::oneshot::Receiver<anyhow::Result<()>>>,
+    stopped: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 pub struct Supergraph {
@@ -127,7 +125,7 @@ impl Supergraph {
         let running = self.subgraphs.get_mut(&subgraph).expect("every subgraph is started");
         let _ = running.stop.send(true);
         match running.stopped.take() {
-            Some(stopped) => stopped.await.with_context(|| format!("the {} subgraph thread panicked", subgraph.name()))?,
+            Some(stopped) => stopped.await.with_context(|| format!("the {} subgraph panicked", subgraph.name()))?,
             None => Ok(()),
         }
     }
@@ -135,9 +133,7 @@ impl Supergraph {
     /// Delivers one of a subgraph's dead letters again (`supergraph events replay`).
     pub async fn replay_dead_letter(&self, subgraph: Subgraph, id: &str) -> anyhow::Result<()> {
         let running = &self.subgraphs[&subgraph];
-        let context = running.serving.context(running.db.counted_apart());
-        let consumer = subgraph.consumer(&context).with_context(|| format!("{} consumes no events", subgraph.name()))?;
-        kit::events::replay(&consumer.with_faults(self.bus.faults()), id).await
+        events::replay(&running.serving.consumer(running.db.clone())?, id).await
     }
 
     /// Starts a stopped subgraph again, on the same port and database.
@@ -156,10 +152,12 @@ impl Supergraph {
 
 /// Starts the five subgraphs and the router; returns once the router is ready.
 pub async fn start(options: Options) -> anyhow::Result<Supergraph> {
-    let verifier = Arc::new(JwtVerifier::from_jwks_file(&options.config_dir.join("jwks.json"))?);
     let router_url = format!("http://127.0.0.1:{}", options.router_port);
-    let graph = GraphClient::new(format!("{router_url}/graphql"));
-    let bus = Bus::connect(&options.bus, options.faults.clone()).await?;
+    let bus = Bus::connect(&options.bus).await?;
+    let shared = Shared {
+        handler_layer: options.handler_layer.clone(),
+        ..Shared::new(&options.config_dir, &format!("{router_url}/graphql"), bus.clone(), options.settings.clone())?
+    };
 
     let mut database_urls = HashMap::new();
     for subgraph in Subgraph::ALL {
@@ -175,15 +173,7 @@ pub async fn start(options: Options) -> anyhow::Result<Supergraph> {
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))
             .with_context(|| format!("binding the {} subgraph to port {port}", subgraph.name()))?;
         let url = format!("http://{}/graphql", listener.local_addr()?);
-        let serving = Serving {
-            subgraph,
-            database_url: database_urls[&subgraph].clone(),
-            verifier: verifier.clone(),
-            graph: graph.clone(),
-            bus: bus.clone(),
-            settings: options.settings.clone(),
-            payments_due: Arc::default(),
-        };
+        let serving = Serving::new(subgraph, database_urls[&subgraph].clone(), &shared);
         let (stop, shutdown) = watch::channel(false);
         let (db, stopped) = serving.spawn(listener, shutdown).await?;
         subgraphs.insert(subgraph, RunningSubgraph { url, db, serving, stop, stopped: Some(stopped) });
@@ -224,93 +214,6 @@ async fn seed_if_empty(database_urls: &HashMap<Subgraph, String>, count: usize) 
         db.close().await;
     }
     Ok(())
-}
-
-/// One subgraph's configuration: enough to start it, and to start it again.
-#[derive(Clone)]
-pub struct Serving {
-    pub subgraph: Subgraph,
-    pub database_url: String,
-    pub verifier: Arc<JwtVerifier>,
-    pub graph: GraphClient,
-    pub bus: Bus,
-    pub settings: Settings,
-    pub payments_due: Arc<tokio::sync::Notify>,
-}
-
-impl Serving {
-    /// Serves on a thread with a single-threaded runtime. On one thread, a
-    /// batch loader cannot run while a response level is still being walked,
-    /// so every load of that level lands in one batch: the statement count
-    /// stays constant whatever the page size. A subgraph scales out by
-    /// replicas, not threads.
-    ///
-    /// Returns the subgraph's database once it is open and migrated, and a
-    /// receiver that hears when the subgraph has stopped.
-    pub async fn spawn(
-        &self,
-        listener: std::net::TcpListener,
-        shutdown: watch::Receiver<bool>,
-    ) -> anyhow::Result<(Db, tokio::sync::oneshot::Receiver<anyhow::Result<()>>)> {
-        let (opened, opened_signal) = tokio::sync::oneshot::channel();
-        let (stopped, stopped_signal) = tokio::sync::oneshot::channel();
-        let serving = self.clone();
-        let name = self.subgraph.name();
-        std::thread::Builder::new().name(name.into()).spawn(move || {
-            let served = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(anyhow::Error::from)
-                .and_then(|runtime| runtime.block_on(serving.serve(listener, shutdown, opened)));
-            let _ = stopped.send(served);
-        })?;
-        let db = opened_signal.await.with_context(|| format!("the {name} subgraph stopped while starting"))??;
-        Ok((db, stopped_signal))
-    }
-
-    /// What the subgraph runs with; its outbox relays through `db`.
-    pub fn context(&self, db: Db) -> Context {
-        Context {
-            outbox: Outbox::new(db.clone(), self.bus.clone()),
-            db,
-            verifier: self.verifier.clone(),
-            graph: self.graph.clone(),
-            bus: self.bus.clone(),
-            settings: self.settings.clone(),
-            payments_due: self.payments_due.clone(),
-        }
-    }
-
-    async fn serve(
-        self,
-        listener: std::net::TcpListener,
-        shutdown: watch::Receiver<bool>,
-        opened: tokio::sync::oneshot::Sender<anyhow::Result<Db>>,
-    ) -> anyhow::Result<()> {
-        let db = match self.subgraph.connect(&self.database_url).await {
-            Ok(db) => db,
-            Err(error) => {
-                let _ = opened.send(Err(error));
-                return Ok(());
-            }
-        };
-        let background_db = db.counted_apart();
-        let context = Context { db: db.clone(), ..self.context(background_db.clone()) };
-        let background = self.subgraph.start_background(&self.context(background_db), &shutdown);
-        let _ = opened.send(Ok(db.clone()));
-        listener.set_nonblocking(true)?;
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        let mut signal = shutdown.clone();
-        let served = kit::server::serve(listener, self.subgraph.app(&context), async move {
-            kit::server::stopping(&mut signal).await;
-        })
-        .await;
-        for task in background {
-            let _ = task.await;
-        }
-        db.close().await;
-        served
-    }
 }
 
 /// Resolves only if the router thread ends, with why it ended.

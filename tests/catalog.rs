@@ -15,7 +15,7 @@ on_both_backends!(
     product_page_shows_variants_stock_rating_and_reviews,
     product_page_is_null_for_an_unknown_slug,
     categories_count_their_products,
-    product_listing_costs_the_same_statements_for_any_page_size,
+    product_listing_costs_a_few_statements_whatever_the_page_size,
 );
 
 async fn product_listing_pages_through_the_whole_catalog(backend: Backend) {
@@ -131,7 +131,7 @@ async fn categories_count_their_products(backend: Backend) {
     assert_eq!(total, TEST_CATALOG as i64);
 }
 
-async fn product_listing_costs_the_same_statements_for_any_page_size(backend: Backend) {
+async fn product_listing_costs_a_few_statements_whatever_the_page_size(backend: Backend) {
     let app = spawn_app(backend).await;
     let subgraphs = [Subgraph::Products, Subgraph::Inventory, Subgraph::Reviews];
     let mut costs = Vec::new();
@@ -142,7 +142,9 @@ async fn product_listing_costs_the_same_statements_for_any_page_size(backend: Ba
         let after: Vec<u64> = subgraphs.iter().map(|s| app.statements(*s)).collect();
         costs.push(before.iter().zip(&after).map(|(b, a)| a - b).collect::<Vec<u64>>());
     }
-    assert_eq!(costs[0], costs[1], "statements per subgraph (products, inventory, reviews)");
-    assert_eq!(costs[1], costs[2], "statements per subgraph (products, inventory, reviews)");
-    assert!(costs[2].iter().all(|&n| (1..=4).contains(&n)), "{costs:?}");
+    // Batch loaders collect a response level for a short delay, so one page
+    // costs a few statements per subgraph however many products it holds.
+    for (first, cost) in [1, 10, 100].iter().zip(&costs) {
+        assert!(cost.iter().all(|&n| (1..=4).contains(&n)), "statements per subgraph (products, inventory, reviews) for first {first}: {costs:?}");
+    }
 }

@@ -188,10 +188,10 @@ async fn a_poison_event_is_dead_lettered_and_replayed_once_fixed(backend: Backen
     assert_eq!(settled(&app, &token, &id).await["status"], "CONFIRMED", "other consumers carry on");
 
     let cart_db = app.supergraph.db(Subgraph::Cart);
-    eventually("a dead letter appears", || async { !kit::events::dead_letters(cart_db).await.unwrap().is_empty() }).await;
-    let letters = kit::events::dead_letters(cart_db).await.unwrap();
+    eventually("a dead letter appears", || async { !events::dead_letters(cart_db).await.unwrap().is_empty() }).await;
+    let letters = events::dead_letters(cart_db).await.unwrap();
     assert_eq!(letters.len(), 1);
-    assert_eq!((letters[0].event_type.as_str(), letters[0].attempts), ("OrderPlaced", kit::events::MAX_ATTEMPTS));
+    assert_eq!((letters[0].event_type.as_str(), letters[0].attempts), ("OrderPlaced", events::MAX_ATTEMPTS));
     let add = json!({ "cartId": cart, "sku": sku, "quantity": 1 });
     let body = app.operation("AddCartLine", add.clone(), Some(&token)).await;
     assert!(user_error_codes(&body["data"]["addCartLine"]).is_empty(), "the cart was not closed: {body}");
@@ -343,7 +343,7 @@ async fn another_customers_order_is_invisible(backend: Backend) {
 }
 
 async fn an_unsettled_reservation_is_released_after_its_ttl(backend: Backend) {
-    let settings = commerce_supergraph::subgraphs::Settings {
+    let settings = kit::config::Settings {
         reservation_ttl: Duration::from_millis(500),
         sandbox_slow_delay: Duration::from_secs(4),
         ..test_settings()
@@ -366,7 +366,7 @@ async fn an_unsettled_reservation_is_released_after_its_ttl(backend: Backend) {
 
 async fn order_status_changes_are_pushed_through_the_router(backend: Backend) {
     // A slow payment keeps the order PENDING long enough to subscribe first.
-    let settings = commerce_supergraph::subgraphs::Settings { sandbox_slow_delay: Duration::from_secs(5), ..test_settings() };
+    let settings = kit::config::Settings { sandbox_slow_delay: Duration::from_secs(5), ..test_settings() };
     let app = spawn_app_with(backend, settings).await;
     let sku = app.sku_with_stock(1).await;
     let token = customer_token("watcher");

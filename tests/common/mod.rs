@@ -2,14 +2,18 @@
 //! the router) on fresh databases, a GraphQL client, and tokens.
 #![allow(dead_code)] // each test file uses its own part of this module
 
+mod faults;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
-use commerce_supergraph::subgraphs::{Settings, Subgraph};
+use commerce_supergraph::subgraphs::Subgraph;
 use commerce_supergraph::supergraph::{self, Options, Storage, Supergraph};
 use commerce_supergraph::token::{self, TokenRequest};
+pub use faults::Faults;
+use events::BusConfig;
 use kit::auth::Claims;
-use kit::events::{BusConfig, Faults};
+use kit::config::Settings;
 use serde_json::{Value, json};
 
 /// Products seeded into every test's catalog: more than one page of 100.
@@ -93,8 +97,8 @@ pub async fn spawn_app_limited(backend: Backend, settings: Settings, settings_ra
         log_level: "warn".into(),
         rate_limit: settings_rate_limit,
         bus,
-        faults: faults.clone(),
         settings: settings.clone(),
+        handler_layer: Some(faults.layer()),
     })
     .await
     .expect("the supergraph starts");

@@ -1,22 +1,27 @@
 //! The cart subgraph: guest and customer carts. Owns `Cart` and `CartLine`;
 //! prices come from the products subgraph through `@requires`, so a cart
 //! never shows a price other than the catalog's.
+//!
+//! Reads top-down: `schema` (the GraphQL types and resolvers), `cart` (the
+//! aggregate and its SQL), `events` (the saga's events: close, reopen).
 
-mod db;
+mod cart;
 mod events;
 mod schema;
 
 use std::sync::Arc;
 
+use ::events::runtime::{Context, Service, Subgraph};
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
-use kit::JwtVerifier;
 use kit::db::Db;
 use kit::graph::GraphClient;
 
-pub use events::CartEvents;
 pub use schema::{Mutation, Query};
 
 pub const NAME: &str = "cart";
+
+/// The cart, as a process runs it.
+pub const SUBGRAPH: Subgraph = Subgraph { name: NAME, migrator, sdl, start };
 
 pub fn migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("../../migrations/cart")
@@ -29,17 +34,18 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 }
 
 pub fn schema(db: Db, graph: GraphClient) -> CartSchema {
-    builder()
-        .data(db::Loaders::new(db.clone()))
-        .data(db)
-        .data(graph)
-        .finish()
+    builder().data(cart::Loaders::new(&db)).data(db).data(graph).finish()
 }
 
 pub fn sdl() -> String {
     kit::server::sdl(&builder().finish())
 }
 
-pub fn app(db: Db, verifier: Arc<JwtVerifier>, graph: GraphClient) -> axum::Router {
-    kit::server::app(NAME, schema(db.clone(), graph), verifier, db)
+/// Serves the schema and follows checkout: a cart closes when ordered and reopens when the order fails.
+pub fn start(context: &Context) -> Service {
+    Service {
+        app: kit::server::app(NAME, schema(context.db.clone(), context.graph.clone()), context.verifier.clone(), context.db.clone()),
+        handler: Some(Arc::new(events::CartEvents)),
+        workers: vec![],
+    }
 }

@@ -5,10 +5,11 @@ use kit::auth::Viewer;
 use kit::db::Db;
 use kit::error::{ApiError, UserError};
 use kit::graph::GraphClient;
+use kit::domain::{Quantity, Sku};
 use kit::money::{CurrencyCode, Money, MoneyInput};
 use serde::Deserialize;
 
-use crate::db::{self, CartEdit, CartRow, EditOutcome, LineRow, Loaders, MAX_LINE_QUANTITY};
+use crate::cart::{self, CartEdit, CartRow, EditOutcome, LineRow, Loaders};
 
 /// A cart. Belongs to the signed-in customer who created it, or, created
 /// without a token, to whoever holds its id (a guest cart). Available to
@@ -49,7 +50,9 @@ impl Cart {
             .zip(prices)
             .map(|(line, price)| line_total(line, price.as_ref()))
             .collect::<Result<Vec<Money>, ApiError>>()?;
-        Ok(sum(&totals)?)
+        // An empty cart costs nothing, in the shop's default currency.
+        Money::sum(totals, CurrencyCode::USD)
+            .map_err(|_| ApiError::BadUserInput("the cart holds prices in more than one currency".into()).into())
     }
 }
 
@@ -87,16 +90,7 @@ fn missing_prices() -> ApiError {
 
 fn line_total(line: &LineRow, price: Option<&MoneyInput>) -> Result<Money, ApiError> {
     let price = price.ok_or_else(missing_prices)?.into_money();
-    price.times(line.quantity).ok_or_else(|| ApiError::Internal(anyhow::anyhow!("line {} total overflows", line.id)))
-}
-
-/// Adds up amounts of one currency; an empty cart costs 0 USD.
-fn sum(amounts: &[Money]) -> Result<Money, ApiError> {
-    let currency = amounts.first().map_or(CurrencyCode::USD, |m| m.currency);
-    if amounts.iter().any(|m| m.currency != currency) {
-        return Err(ApiError::BadUserInput("the cart holds prices in more than one currency".into()));
-    }
-    Ok(Money::new(amounts.iter().map(|m| m.minor_units).sum(), currency))
+    Ok(price.times(line.quantity)?)
 }
 
 /// The catalog's variant, owned by products. The cart only refers to it by sku.
@@ -204,40 +198,36 @@ impl Mutation {
     /// A new empty cart: the customer's when signed in, else a guest cart.
     async fn create_cart(&self, ctx: &Context<'_>) -> Result<CartPayload> {
         let viewer = ctx.data_unchecked::<Viewer>();
-        let row = db::create_cart(ctx.data_unchecked::<Db>(), viewer.subject_opt()).await.map_err(ApiError::from)?;
+        let row = cart::create_cart(ctx.data_unchecked::<Db>(), viewer.subject_opt()).await.map_err(ApiError::from)?;
         Ok(CartPayload::of(row))
     }
 
     /// Adds units of a sku; a sku already in the cart adds to that line.
     async fn add_cart_line(&self, ctx: &Context<'_>, cart_id: ID, sku: ID, quantity: i32) -> Result<CartPayload> {
-        if !(1..=MAX_LINE_QUANTITY as i32).contains(&quantity) {
-            return Ok(invalid_quantity());
-        }
+        let (sku, quantity) = match (Sku::parse("sku", &sku), Quantity::parse("quantity", i64::from(quantity))) {
+            (Ok(sku), Ok(quantity)) => (sku, quantity),
+            (_, Err(error)) | (Err(error), _) => return Ok(CartPayload::failed(error)),
+        };
         if !sku_exists(ctx, &sku).await? {
-            return Ok(CartPayload::failed(UserError::new("UNKNOWN_SKU", "sku", format!("no variant has sku {}", sku.0))));
+            return Ok(CartPayload::failed(UserError::new("UNKNOWN_SKU", "sku", format!("no variant has sku {}", sku.as_str()))));
         }
-        edit(ctx, &cart_id, CartEdit::Add { sku: &sku, quantity: i64::from(quantity) }).await
+        edit(ctx, &cart_id, CartEdit::Add { sku: &sku, quantity }).await
     }
 
     /// Sets a line's quantity; 0 removes the line.
     async fn update_cart_line(&self, ctx: &Context<'_>, cart_id: ID, line_id: ID, quantity: i32) -> Result<CartPayload> {
-        if !(0..=MAX_LINE_QUANTITY as i32).contains(&quantity) {
-            return Ok(invalid_quantity());
+        if quantity == 0 {
+            return edit(ctx, &cart_id, CartEdit::Remove { line_id: &line_id }).await;
         }
-        edit(ctx, &cart_id, CartEdit::Set { line_id: &line_id, quantity: i64::from(quantity) }).await
+        match Quantity::parse("quantity", i64::from(quantity)) {
+            Ok(quantity) => edit(ctx, &cart_id, CartEdit::Set { line_id: &line_id, quantity }).await,
+            Err(error) => Ok(CartPayload::failed(error)),
+        }
     }
 
     async fn remove_cart_line(&self, ctx: &Context<'_>, cart_id: ID, line_id: ID) -> Result<CartPayload> {
         edit(ctx, &cart_id, CartEdit::Remove { line_id: &line_id }).await
     }
-}
-
-fn invalid_quantity() -> CartPayload {
-    CartPayload::failed(UserError::new(
-        "INVALID_QUANTITY",
-        "quantity",
-        format!("a line holds 1 to {MAX_LINE_QUANTITY} units"),
-    ))
 }
 
 /// Applies `change` to the cart if the viewer may edit it; FORBIDDEN when the
@@ -251,7 +241,7 @@ async fn edit(ctx: &Context<'_>, cart_id: &str, change: CartEdit<'_>) -> Result<
         return Err(ApiError::Forbidden("this cart belongs to another customer".into()).into());
     }
     let db = ctx.data_unchecked::<Db>();
-    let outcome = db::edit_cart(db, cart_id, change).await.map_err(ApiError::from)?;
+    let outcome = cart::edit_cart(db, cart_id, change).await.map_err(ApiError::from)?;
     Ok(match outcome {
         EditOutcome::Applied => {
             let cart = find_cart(ctx, cart_id).await?;
@@ -263,26 +253,19 @@ async fn edit(ctx: &Context<'_>, cart_id: &str, change: CartEdit<'_>) -> Result<
         EditOutcome::LineNotFound => {
             CartPayload::failed(UserError::new("LINE_NOT_FOUND", "lineId", "this cart has no such line"))
         }
-        EditOutcome::QuantityLimit => CartPayload::failed(UserError::new(
-            "INVALID_QUANTITY",
-            "quantity",
-            format!("a line holds at most {MAX_LINE_QUANTITY} units"),
-        )),
+        EditOutcome::QuantityLimit => CartPayload::failed(Quantity::invalid("quantity")),
     })
 }
 
 /// Asks the catalog, through the router, whether the sku exists.
-async fn sku_exists(ctx: &Context<'_>, sku: &str) -> Result<bool, ApiError> {
+async fn sku_exists(ctx: &Context<'_>, sku: &Sku) -> Result<bool, ApiError> {
     #[derive(Deserialize)]
     struct Data {
         variant: Option<serde_json::Value>,
     }
-    if sku.is_empty() || sku.len() > 100 {
-        return Ok(false);
-    }
     let data: Data = ctx
         .data_unchecked::<GraphClient>()
-        .query("query ($sku: ID!) { variant(sku: $sku) { sku } }", serde_json::json!({ "sku": sku }), None)
+        .query("query ($sku: ID!) { variant(sku: $sku) { sku } }", serde_json::json!({ "sku": sku.as_str() }), None)
         .await?;
     Ok(data.variant.is_some())
 }

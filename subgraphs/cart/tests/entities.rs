@@ -10,7 +10,7 @@ const ENTITIES: &str = "query ($r: [_Any!]!) { _entities(representations: $r) { 
     ... on CartLine { id quantity lineTotal { amount currencyCode } } } }";
 
 async fn customer_cart_with_two_lines() -> (cart::CartSchema, String, Vec<String>) {
-    let db = memory_db(cart::migrator()).await;
+    let db = memory_db(vec![events::migrator(), cart::migrator()]).await;
     let created: (String,) = sqlx::query_as("INSERT INTO carts (id, customer_id, status, created_at, updated_at) VALUES ('c1', 'owner', 'OPEN', 't', 't') RETURNING id")
         .fetch_one(&db)
         .await

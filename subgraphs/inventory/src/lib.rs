@@ -1,21 +1,30 @@
-//! The inventory subgraph: stock per sku. Adds `Variant.stock`,
-//! `Variant.inStock` and `Product.inStock` to the catalog's entities.
+//! The inventory subgraph: stock per sku and the reservations of the checkout
+//! saga. Adds `Variant.stock`, `Variant.inStock` and `Product.inStock` to the
+//! catalog's entities.
+//!
+//! Reads top-down: `schema` (the GraphQL types and resolvers), `stock` and
+//! `reservation` (the aggregates and their SQL), `events` (the saga's events,
+//! each handed to one step of `reservation`).
 
-mod db;
 mod events;
+mod reservation;
 mod schema;
+mod stock;
 
 use std::sync::Arc;
 
+use ::events::runtime::{Context, Service, Subgraph};
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
-use kit::JwtVerifier;
+use futures::FutureExt;
 use kit::db::Db;
 
-pub use db::set_on_hand;
-pub use events::InventoryEvents;
 pub use schema::{Mutation, Query};
+pub use stock::set_on_hand;
 
 pub const NAME: &str = "inventory";
+
+/// Inventory, as a process runs it.
+pub const SUBGRAPH: Subgraph = Subgraph { name: NAME, migrator, sdl, start };
 
 pub fn migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("../../migrations/inventory")
@@ -28,16 +37,26 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 }
 
 pub fn schema(db: Db) -> InventorySchema {
-    builder()
-        .data(db::Loaders::new(db.clone()))
-        .data(db)
-        .finish()
+    builder().data(stock::Loaders::new(&db)).data(db).finish()
 }
 
 pub fn sdl() -> String {
     kit::server::sdl(&builder().finish())
 }
 
-pub fn app(db: Db, verifier: Arc<JwtVerifier>) -> axum::Router {
-    kit::server::app(NAME, schema(db.clone()), verifier, db)
+/// Serves the schema, consumes the saga's events, and sweeps for reservations past their TTL.
+pub fn start(context: &Context) -> Service {
+    let (db, outbox) = (context.background_db.clone(), context.outbox.clone());
+    let sweep = kit::background::repeat("reservation expiry", context.settings.expiry_sweep, None, context.shutdown.clone(), move || {
+        let (db, outbox) = (db.clone(), outbox.clone());
+        async move {
+            reservation::expire_reservations(&db, &outbox).await?;
+            Ok(kit::background::Round::Idle)
+        }
+    });
+    Service {
+        app: kit::server::app(NAME, schema(context.db.clone()), context.verifier.clone(), context.db.clone()),
+        handler: Some(Arc::new(events::InventoryEvents { reservation_ttl: context.settings.reservation_ttl })),
+        workers: vec![sweep.boxed()],
+    }
 }

@@ -5,12 +5,13 @@ use kit::auth::Viewer;
 use kit::db::Db;
 use kit::error::{ApiError, UserError};
 
-use crate::db::{self, AdjustOutcome, Adjustment, Loaders, StockRow};
+use kit::domain::{IdempotencyKey, Sku};
+
+use crate::stock::{self, AdjustOutcome, Adjustment, Loaders, Stock};
 
 /// The largest single adjustment accepted: a typo guard, not a business rule.
 const MAX_DELTA: i32 = 1_000_000;
 const MAX_REASON_LENGTH: usize = 200;
-const MAX_KEY_LENGTH: usize = 100;
 
 #[derive(SimpleObject, Clone, Copy)]
 pub struct StockLevel {
@@ -22,9 +23,9 @@ pub struct StockLevel {
     pub on_hand: i32,
 }
 
-impl From<StockRow> for StockLevel {
-    fn from(row: StockRow) -> Self {
-        StockLevel { available: row.available() as i32, reserved: row.reserved as i32, on_hand: row.on_hand as i32 }
+impl From<Stock> for StockLevel {
+    fn from(stock: Stock) -> Self {
+        StockLevel { available: stock.available() as i32, reserved: stock.reserved as i32, on_hand: stock.on_hand as i32 }
     }
 }
 
@@ -47,9 +48,9 @@ impl Variant {
     }
 }
 
-async fn stock_of(ctx: &Context<'_>, sku: &str) -> Result<StockRow, ApiError> {
+async fn stock_of(ctx: &Context<'_>, sku: &str) -> Result<Stock, ApiError> {
     let loaders = ctx.data_unchecked::<Loaders>();
-    Ok(loaders.stock_by_sku.load_one(sku.to_string()).await?.unwrap_or_default())
+    Ok(loaders.stock_by_sku.load_one(sku.to_string()).await?.map(|row| row.level()).unwrap_or_default())
 }
 
 /// The catalog's product, owned by products. Inventory answers `inStock`
@@ -71,7 +72,7 @@ impl Product {
         let loaders = ctx.data_unchecked::<Loaders>();
         let skus = self.variants.iter().map(|v| v.sku.0.clone());
         let stock = loaders.stock_by_sku.load_many(skus).await.map_err(ApiError::from)?;
-        Ok(stock.values().any(|row| row.available() > 0))
+        Ok(stock.values().any(|row| row.level().available() > 0))
     }
 }
 
@@ -147,13 +148,15 @@ impl Mutation {
                 format!("reason must be 1 to {MAX_REASON_LENGTH} characters"),
             )));
         }
-        if idempotency_key.is_empty() || idempotency_key.chars().count() > MAX_KEY_LENGTH {
-            return Ok(VariantPayload::failed(UserError::new(
-                "INVALID_IDEMPOTENCY_KEY",
-                "idempotencyKey",
-                format!("idempotencyKey must be 1 to {MAX_KEY_LENGTH} characters"),
-            )));
-        }
+        let sku_input = sku;
+        let sku = match Sku::parse("sku", &sku_input) {
+            Ok(sku) => sku,
+            Err(error) => return Ok(VariantPayload::failed(error)),
+        };
+        let idempotency_key = match IdempotencyKey::parse("idempotencyKey", &idempotency_key) {
+            Ok(key) => key,
+            Err(error) => return Ok(VariantPayload::failed(error)),
+        };
         let adjustment = Adjustment {
             sku: &sku,
             delta: i64::from(delta),
@@ -161,18 +164,14 @@ impl Mutation {
             idempotency_key: &idempotency_key,
             actor: viewer.subject()?,
         };
-        let outcome = db::adjust_stock(ctx.data_unchecked::<Db>(), &adjustment).await.map_err(ApiError::from)?;
+        let outcome = stock::adjust_stock(ctx.data_unchecked::<Db>(), &adjustment).await.map_err(ApiError::from)?;
         Ok(match outcome {
             AdjustOutcome::Applied(_) | AdjustOutcome::Replayed(_) => {
-                VariantPayload { variant: Some(Variant { sku }), user_errors: vec![] }
+                VariantPayload { variant: Some(Variant { sku: sku_input }), user_errors: vec![] }
             }
-            AdjustOutcome::KeyReused => VariantPayload::failed(UserError::new(
-                "IDEMPOTENCY_KEY_REUSED",
-                "idempotencyKey",
-                "this idempotencyKey was used for a different adjustment",
-            )),
+            AdjustOutcome::KeyReused => VariantPayload::failed(kit::idempotency::key_reused("idempotencyKey")),
             AdjustOutcome::UnknownSku => {
-                VariantPayload::failed(UserError::new("UNKNOWN_SKU", "sku", format!("no stock is kept for sku {}", sku.0)))
+                VariantPayload::failed(UserError::new("UNKNOWN_SKU", "sku", format!("no stock is kept for sku {}", sku.as_str())))
             }
             AdjustOutcome::InsufficientStock(stock) => VariantPayload::failed(UserError::new(
                 "INSUFFICIENT_STOCK",

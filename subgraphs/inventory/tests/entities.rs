@@ -5,7 +5,7 @@ use kit::testing::{execute, memory_db};
 use serde_json::json;
 
 async fn schema_with_stock() -> inventory::InventorySchema {
-    let db = memory_db(inventory::migrator()).await;
+    let db = memory_db(vec![events::migrator(), inventory::migrator()]).await;
     inventory::set_on_hand(&db, &[("A".to_string(), 3), ("B".to_string(), 0)]).await.unwrap();
     inventory::schema(db)
 }

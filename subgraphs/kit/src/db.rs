@@ -3,11 +3,13 @@
 //! PostgreSQL (distributed). Integers are BIGINT (i64 on both), timestamps are
 //! RFC 3339 UTC text, ids are opaque text.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use async_graphql::dataloader::{DataLoader, Loader};
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use sqlx::any::{AnyPoolOptions, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo, install_default_drivers};
@@ -90,16 +92,21 @@ impl<'p> Executor<'p> for &'p Db {
     }
 }
 
-/// Opens the pool and brings the schema up to date: the subgraph's own
-/// migrations, then the event backbone's tables (migrations/events), which
-/// every subgraph database has. Each migrator ignores the other's versions.
+/// The tables every subgraph database has beside its own (migrations/kit):
+/// idempotency keys and leased work items.
+pub fn migrator() -> Migrator {
+    sqlx::migrate!("../../migrations/kit")
+}
+
+/// Opens the pool and brings the schema up to date with each of `migrators`
+/// in turn; they share one history table, each ignoring the others' versions.
 ///
 /// SQLite gets a single connection: SQLite allows one writer at a time and a
 /// deferred transaction that later wants to write fails with SQLITE_BUSY
 /// instead of waiting, so serialising access in the pool is what keeps
 /// concurrent checkouts correct on the embedded database.
-#[tracing::instrument(skip(migrator))]
-pub async fn connect(url: &str, mut migrator: Migrator) -> anyhow::Result<Db> {
+#[tracing::instrument(skip(migrators), fields(url = %redact(url)))]
+pub async fn connect(url: &str, migrators: Vec<Migrator>) -> anyhow::Result<Db> {
     install_default_drivers();
     let sqlite = url.starts_with("sqlite:");
     if let Some(folder) = sqlite_folder(url) {
@@ -121,11 +128,10 @@ pub async fn connect(url: &str, mut migrator: Migrator) -> anyhow::Result<Db> {
         .connect(url)
         .await
         .with_context(|| format!("connecting to {}", redact(url)))?;
-    migrator.set_ignore_missing(true);
-    migrator.run(&pool).await.context("running the subgraph's migrations")?;
-    let mut events = sqlx::migrate!("../../migrations/events");
-    events.set_ignore_missing(true);
-    events.run(&pool).await.context("running the event tables' migrations")?;
+    for mut migrator in migrators {
+        migrator.set_ignore_missing(true);
+        migrator.run(&pool).await.context("running the database migrations")?;
+    }
     Ok(Db { pool, statements: Arc::default(), postgres: !sqlite })
 }
 
@@ -157,25 +163,15 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     }
 }
 
-/// Moves the row of `table` whose `key` is `id` from status `from` to `to`,
-/// in one conditional update; false when it was not in `from` (another step
-/// got there first). How every state machine here changes state.
-pub async fn change_status(
-    conn: &mut sqlx::AnyConnection,
-    table: &str,
-    key: &str,
-    id: &str,
-    from: &str,
-    to: &str,
-) -> Result<bool, sqlx::Error> {
-    let moved = sqlx::query(&format!("UPDATE {table} SET status = $1, updated_at = $2 WHERE {key} = $3 AND status = $4"))
-        .bind(to)
-        .bind(now())
-        .bind(id)
-        .bind(from)
-        .execute(conn)
-        .await?;
-    Ok(moved.rows_affected() == 1)
+/// The outcome of an insert guarded by a unique key: false when the key
+/// says it was done before (a delivery recorded, an idempotency key or a
+/// cart already claimed).
+pub fn inserted_once(result: Result<AnyQueryResult, sqlx::Error>) -> Result<bool, sqlx::Error> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) if is_unique_violation(&error) => Ok(false),
+        Err(error) => Err(error),
+    }
 }
 
 /// A new row id: UUIDv7, so ids sort by creation time.
@@ -192,10 +188,98 @@ pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// The stored time `after` from now.
+pub fn from_now(after: Duration) -> String {
+    timestamp(chrono::Utc::now() + chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX))
+}
+
 pub fn parse_timestamp(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     Ok(chrono::DateTime::parse_from_rfc3339(text)
         .with_context(|| format!("stored timestamp {text:?}"))?
         .with_timezone(&chrono::Utc))
+}
+
+/// Fetches the rows whose key is in `keys`, in one statement: `sql` holds
+/// `{keys}` where the placeholder list goes. The shape behind every batch loader.
+pub async fn fetch_by_keys<'c, T, E>(executor: E, sql: &str, keys: &[String]) -> Result<Vec<T>, sqlx::Error>
+where
+    T: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin,
+    E: Executor<'c, Database = Any>,
+{
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = sql.replace("{keys}", &placeholders(1, keys.len()));
+    let mut query = sqlx::query_as::<_, T>(&sql);
+    for key in keys {
+        query = query.bind(key);
+    }
+    query.fetch_all(executor).await
+}
+
+/// How long a batch loader collects keys before it runs its one statement.
+/// A response level registers all its keys in one pass over its fields, far
+/// quicker than this, so the level lands in one batch.
+const BATCH_DELAY: Duration = Duration::from_millis(2);
+
+/// A batching loader whose batches run inside the span of the request that
+/// started them, so their SQL is attributed to the right subgraph in logs.
+fn loader<L: Loader<String>>(inner: L) -> DataLoader<L> {
+    use tracing::Instrument;
+    DataLoader::new(inner, |batch| tokio::spawn(batch.in_current_span())).delay(BATCH_DELAY)
+}
+
+/// Rows loaded in batches by a key column: `sql` selects them with
+/// `IN ({keys})`, and `key` reads a row's key back.
+pub struct ByKey<R> {
+    db: Db,
+    sql: String,
+    key: fn(&R) -> &str,
+}
+
+/// The row for each key.
+pub type OneByKey<R> = DataLoader<ByKey<R>>;
+
+/// Every row for each key (a cart's lines, an order's timeline), in the order `sql` sorts them.
+pub struct GroupedByKey<R>(ByKey<R>);
+
+pub type ManyByKey<R> = DataLoader<GroupedByKey<R>>;
+
+pub fn one_by_key<R: Row>(db: &Db, sql: impl Into<String>, key: fn(&R) -> &str) -> OneByKey<R> {
+    loader(ByKey { db: db.clone(), sql: sql.into(), key })
+}
+
+pub fn many_by_key<R: Row>(db: &Db, sql: impl Into<String>, key: fn(&R) -> &str) -> ManyByKey<R> {
+    loader(GroupedByKey(ByKey { db: db.clone(), sql: sql.into(), key }))
+}
+
+/// What a batch loader can load.
+pub trait Row: for<'r> sqlx::FromRow<'r, AnyRow> + Clone + Send + Sync + Unpin + 'static {}
+
+impl<R> Row for R where R: for<'r> sqlx::FromRow<'r, AnyRow> + Clone + Send + Sync + Unpin + 'static {}
+
+impl<R: Row> Loader<String> for ByKey<R> {
+    type Value = R;
+    type Error = Arc<sqlx::Error>;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, R>, Self::Error> {
+        let rows: Vec<R> = fetch_by_keys(&self.db, &self.sql, keys).await?;
+        Ok(rows.into_iter().map(|row| ((self.key)(&row).to_string(), row)).collect())
+    }
+}
+
+impl<R: Row> Loader<String> for GroupedByKey<R> {
+    type Value = Vec<R>;
+    type Error = Arc<sqlx::Error>;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Vec<R>>, Self::Error> {
+        let rows: Vec<R> = fetch_by_keys(&self.0.db, &self.0.sql, keys).await?;
+        let mut grouped: HashMap<String, Vec<R>> = HashMap::new();
+        for row in rows {
+            grouped.entry((self.0.key)(&row).to_string()).or_default().push(row);
+        }
+        Ok(grouped)
+    }
 }
 
 #[cfg(test)]
@@ -220,43 +304,4 @@ mod tests {
         assert_eq!(redact("postgres://u:secret@127.0.0.1/db"), "postgres://***@127.0.0.1/db");
         assert_eq!(redact("sqlite://data/x.db"), "sqlite://data/x.db");
     }
-}
-
-/// Fetches the rows whose key is in `keys`, in one statement: `sql` holds
-/// `{keys}` where the placeholder list goes. The shape behind every batch loader.
-pub async fn fetch_by_keys<T>(db: &Db, sql: &str, keys: &[String]) -> Result<Vec<T>, sqlx::Error>
-where
-    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
-{
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = sql.replace("{keys}", &placeholders(1, keys.len()));
-    let mut query = sqlx::query_as::<_, T>(&sql);
-    for key in keys {
-        query = query.bind(key);
-    }
-    query.fetch_all(db).await
-}
-
-/// How many turns of the scheduler a batch waits before it runs its one
-/// statement. A subgraph serves on one thread (see the `supergraph` crate's
-/// `Serving`), so the batch cannot run while a response level is being walked;
-/// long lists yield every 32 items, and each turn lets the walk go on. Counted
-/// in turns, not time, so a busy machine cannot split a batch.
-const BATCH_TURNS: usize = 16;
-
-/// A batching loader whose batches run inside the span of the request that
-/// started them, so their SQL is attributed to the right subgraph in logs.
-pub fn loader<L: Send + Sync + 'static>(inner: L) -> async_graphql::dataloader::DataLoader<L> {
-    use tracing::Instrument;
-    async_graphql::dataloader::DataLoader::new(inner, |batch| {
-        let batch = async move {
-            for _ in 0..BATCH_TURNS {
-                tokio::task::yield_now().await;
-            }
-            batch.await
-        };
-        tokio::spawn(batch.in_current_span())
-    })
 }

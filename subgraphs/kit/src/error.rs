@@ -60,6 +60,13 @@ impl From<std::sync::Arc<sqlx::Error>> for ApiError {
     }
 }
 
+/// Amounts that cannot be combined in stored data are a bug, not a client's mistake.
+impl From<crate::money::MoneyError> for ApiError {
+    fn from(error: crate::money::MoneyError) -> Self {
+        ApiError::Internal(error.into())
+    }
+}
+
 impl ApiError {
     pub fn unauthenticated() -> Self {
         ApiError::Unauthenticated("a customer token is required".into())

@@ -1,17 +1,25 @@
-//! The small library the five subgraphs share: money, errors, pagination, auth,
-//! database access and the HTTP server every subgraph runs behind.
+//! The small library the five subgraphs share: money and the shop's input
+//! types, errors, pagination, auth, database access (with idempotency keys and
+//! leased work queues), the background loop and the HTTP server every
+//! subgraph runs behind.
 //!
 //! Code lives here only when at least two subgraphs need exactly the same thing.
 
 pub mod auth;
+pub mod background;
+pub mod config;
 pub mod db;
+pub mod domain;
 pub mod error;
-pub mod events;
 pub mod graph;
+pub mod idempotency;
 pub mod money;
 pub mod page;
 pub mod server;
+#[cfg(feature = "testing")]
 pub mod testing;
+pub mod trace;
+pub mod work;
 
 pub use auth::{JwtVerifier, Viewer};
 pub use error::{ApiError, UserError};

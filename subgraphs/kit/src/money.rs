@@ -93,10 +93,43 @@ impl Money {
         Money { minor_units, currency }
     }
 
-    /// Multiplies by a quantity; None on overflow (quantities are bounded long before that).
-    pub fn times(self, quantity: i64) -> Option<Money> {
-        Some(Money::new(self.minor_units.checked_mul(quantity)?, self.currency))
+    /// Money as stored: minor units and a currency code column.
+    pub fn from_stored(minor_units: i64, currency: &str) -> anyhow::Result<Money> {
+        let currency = CurrencyCode::parse(currency).ok_or_else(|| anyhow::anyhow!("stored currency {currency:?} is not supported"))?;
+        Ok(Money::new(minor_units, currency))
     }
+
+    /// The sum of two amounts of one currency.
+    pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
+        if self.currency != other.currency {
+            return Err(MoneyError::CurrencyMismatch(self.currency, other.currency));
+        }
+        let minor_units = self.minor_units.checked_add(other.minor_units).ok_or(MoneyError::Overflow)?;
+        Ok(Money::new(minor_units, self.currency))
+    }
+
+    /// This amount `quantity` times over.
+    pub fn times(self, quantity: i64) -> Result<Money, MoneyError> {
+        Ok(Money::new(self.minor_units.checked_mul(quantity).ok_or(MoneyError::Overflow)?, self.currency))
+    }
+
+    /// Adds up `amounts`, all of one currency; nothing adds up to zero `empty`.
+    pub fn sum(amounts: impl IntoIterator<Item = Money>, empty: CurrencyCode) -> Result<Money, MoneyError> {
+        let mut amounts = amounts.into_iter();
+        let Some(first) = amounts.next() else {
+            return Ok(Money::new(0, empty));
+        };
+        amounts.try_fold(first, Money::checked_add)
+    }
+}
+
+/// Why two amounts could not be combined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MoneyError {
+    #[error("cannot add {1:?} to {0:?}: one sum holds one currency")]
+    CurrencyMismatch(CurrencyCode, CurrencyCode),
+    #[error("the amount is too large")]
+    Overflow,
 }
 
 /// An amount of money. Every subgraph that returns money returns this same shape.
@@ -137,7 +170,19 @@ impl MoneyInput {
 
 #[cfg(test)]
 mod tests {
-    use super::Decimal;
+    use super::*;
+
+    #[test]
+    fn money_adds_only_within_one_currency() {
+        let usd = |minor| Money::new(minor, CurrencyCode::USD);
+        assert_eq!(usd(150).checked_add(usd(250)), Ok(usd(400)));
+        assert_eq!(usd(1).checked_add(Money::new(1, CurrencyCode::EUR)), Err(MoneyError::CurrencyMismatch(CurrencyCode::USD, CurrencyCode::EUR)));
+        assert_eq!(usd(i64::MAX).checked_add(usd(1)), Err(MoneyError::Overflow));
+        assert_eq!(usd(250).times(3), Ok(usd(750)));
+        assert_eq!(usd(i64::MAX).times(2), Err(MoneyError::Overflow));
+        assert_eq!(Money::sum([usd(1), usd(2), usd(3)], CurrencyCode::EUR), Ok(usd(6)));
+        assert_eq!(Money::sum([], CurrencyCode::EUR), Ok(Money::new(0, CurrencyCode::EUR)));
+    }
 
     #[test]
     fn decimal_parses_two_places_and_refuses_more() {

@@ -1,7 +1,6 @@
 //! The HTTP server every subgraph runs behind: POST /graphql (with the
 //! viewer verified from the JWT), /health, /ready and Prometheus /metrics.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,7 +17,7 @@ use tracing::Instrument;
 
 use crate::auth::JwtVerifier;
 use crate::db::Db;
-use crate::events::Trace;
+use crate::trace::Trace;
 
 
 /// The caller's verified Authorization header, for the rare read a subgraph
@@ -185,14 +184,9 @@ async fn metrics<Q, M, S>(State(state): State<Arc<AppState<Q, M, S>>>) -> impl I
     }
 }
 
-/// Serves `app` until `shutdown` resolves, then finishes in-flight requests.
-pub async fn serve(listener: TcpListener, app: axum::Router, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+/// Serves `app` until `shutdown` turns true, then finishes in-flight requests.
+pub async fn serve(listener: TcpListener, app: axum::Router, mut shutdown: tokio::sync::watch::Receiver<bool>) -> anyhow::Result<()> {
+    let stopped = async move { crate::background::stopping(&mut shutdown).await };
+    axum::serve(listener, app).with_graceful_shutdown(stopped).await?;
     Ok(())
-}
-
-/// Resolves once `shutdown` turns true (or its sender is gone). The guard
-/// `wait_for` returns is dropped here, so callers stay `Send` across awaits.
-pub async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
 }

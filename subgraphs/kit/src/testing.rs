@@ -7,9 +7,10 @@ use serde_json::Value;
 use crate::auth::{AUDIENCE, Claims, ISSUER, Viewer};
 use crate::db::Db;
 
-/// A private in-memory SQLite database with `migrator` applied.
-pub async fn memory_db(migrator: sqlx::migrate::Migrator) -> Db {
-    crate::db::connect("sqlite::memory:", migrator).await.expect("an in-memory database")
+/// A private in-memory SQLite database with the shared tables and `migrators` applied.
+pub async fn memory_db(migrators: Vec<sqlx::migrate::Migrator>) -> Db {
+    let all = std::iter::once(crate::db::migrator()).chain(migrators).collect();
+    crate::db::connect("sqlite::memory:", all).await.expect("an in-memory database")
 }
 
 /// Runs `query` and returns the response as JSON (data and errors).

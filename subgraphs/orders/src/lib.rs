@@ -1,26 +1,34 @@
 //! The orders subgraph: checkout. Owns `Order`, `placeOrder`, `cancelOrder`,
 //! the signed-in customer's order history (`me { orders }`) and the
 //! `orderStatusChanged` subscription; runs its side of the checkout saga.
+//!
+//! Reads top-down: `schema` (the GraphQL types and resolvers), `order` and
+//! `payment` (the aggregates and their SQL; `sandbox` is the payment
+//! provider), `events` (the saga's events, each handed to one step).
 
-mod checkout;
-mod db;
 mod events;
-pub mod payments;
+mod order;
+mod payment;
+mod sandbox;
 mod schema;
 
 use std::sync::Arc;
 
+use ::events::runtime::{Context, Service, Subgraph};
+use ::events::{Bus, Outbox};
 use async_graphql::{Schema, SchemaBuilder};
-use kit::JwtVerifier;
+use futures::FutureExt;
 use kit::db::Db;
-use kit::events::{Bus, Outbox};
 use kit::graph::GraphClient;
 
-pub use events::OrdersEvents;
-pub use payments::{PaymentGateway, SandboxGateway};
+pub use payment::{Authorization, PaymentGateway};
+pub use sandbox::SandboxGateway;
 pub use schema::{Mutation, Query, Subscription};
 
 pub const NAME: &str = "orders";
+
+/// Orders, as a process runs it.
+pub const SUBGRAPH: Subgraph = Subgraph { name: NAME, migrator, sdl, start };
 
 pub fn migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("../../migrations/orders")
@@ -43,7 +51,7 @@ pub struct Checkout {
 
 pub fn schema(db: Db, checkout: Checkout) -> OrdersSchema {
     builder()
-        .data(db::Loaders::new(db.clone()))
+        .data(order::Loaders::new(&db))
         .data(db)
         .data(checkout.graph)
         .data(checkout.outbox)
@@ -56,6 +64,14 @@ pub fn sdl() -> String {
     kit::server::sdl(&builder().finish())
 }
 
-pub fn app(db: Db, verifier: Arc<JwtVerifier>, checkout: Checkout) -> axum::Router {
-    kit::server::app(NAME, schema(db.clone(), checkout), verifier, db)
+/// Serves the schema, consumes the saga's events, and takes payments.
+pub fn start(context: &Context) -> Service {
+    let gateway: Arc<dyn PaymentGateway> = Arc::new(SandboxGateway::new(context.background_db.clone(), context.settings.sandbox_slow_delay));
+    let payments = payment::Payments::new(context.background_db.clone(), gateway.clone(), context.outbox.clone());
+    let checkout = Checkout { graph: context.graph.clone(), outbox: context.outbox.clone(), gateway, bus: context.bus.clone() };
+    Service {
+        app: kit::server::app(NAME, schema(context.db.clone(), checkout), context.verifier.clone(), context.db.clone()),
+        handler: Some(Arc::new(events::OrdersEvents { payments: payments.clone() })),
+        workers: vec![payments.take_payments(context.shutdown.clone()).boxed()],
+    }
 }

@@ -2,55 +2,33 @@
 
 use std::sync::Arc;
 
-use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, Result, SimpleObject, Subscription};
+use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use kit::auth::Viewer;
 use kit::db::Db;
 use kit::error::{ApiError, UserError};
-use kit::events::{Bus, Outbox, Trace};
+use events::{Bus, Outbox, Trace};
+use kit::domain::IdempotencyKey;
 use kit::graph::GraphClient;
-use kit::money::{CurrencyCode, Money, MoneyInput};
+use kit::money::{Money, MoneyInput};
 use kit::page::{PageInfo, PageRequest};
 use kit::server::ForwardedAuthorization;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::checkout::{self, Cancelled, PlaceOrder, Placed};
-use crate::db::{self, Loaders, OrderRow, find_order};
-use crate::payments::PaymentGateway;
+use crate::order::{self, Cancelled, Loaders, OrderRow, OrderStatus, PlaceOrder, Placed, find_order};
+use crate::payment::PaymentGateway;
 
 /// Who may read any order, not only their own (customer service, partners).
 const READ_ALL_ORDERS: &str = "orders:read:all";
 
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum OrderStatus {
-    /// Placed; stock and payment are being settled.
-    Pending,
-    Confirmed,
-    /// A sku could not be reserved.
-    Rejected,
-    /// The payment was declined; the reservation was released.
-    PaymentFailed,
-    Cancelled,
-}
-
-impl OrderStatus {
-    fn parse(text: &str) -> Result<Self, ApiError> {
-        Ok(match text {
-            "PENDING" => OrderStatus::Pending,
-            "CONFIRMED" => OrderStatus::Confirmed,
-            "REJECTED" => OrderStatus::Rejected,
-            "PAYMENT_FAILED" => OrderStatus::PaymentFailed,
-            "CANCELLED" => OrderStatus::Cancelled,
-            other => return Err(ApiError::Internal(anyhow::anyhow!("stored order status {other:?}"))),
-        })
-    }
-}
-
+/// Money as stored, for an answer: a stored value that does not read is a bug, answered masked.
 fn money(minor_units: i64, currency: &str) -> Result<Money, ApiError> {
-    let currency = CurrencyCode::parse(currency).ok_or_else(|| ApiError::Internal(anyhow::anyhow!("stored currency {currency:?}")))?;
-    Ok(Money::new(minor_units, currency))
+    Ok(Money::from_stored(minor_units, currency)?)
 }
+
+/// A payment token from the provider's client library: 1 to 100 characters.
+const MAX_PAYMENT_TOKEN_LENGTH: usize = 100;
 
 /// An order. Owned here; available to other subgraphs as an entity.
 pub struct Order(OrderRow);
@@ -67,7 +45,7 @@ impl Order {
     }
 
     async fn status(&self) -> Result<OrderStatus> {
-        Ok(OrderStatus::parse(&self.0.status)?)
+        Ok(self.0.status().map_err(ApiError::from)?)
     }
 
     /// What the order costs: the sum of its lines at the prices fixed when it was placed.
@@ -98,7 +76,7 @@ impl Order {
             .into_iter()
             .map(|row| {
                 Ok(OrderStatusChange {
-                    status: OrderStatus::parse(&row.status)?,
+                    status: OrderStatus::parse(&row.status).map_err(ApiError::from)?,
                     at: kit::db::parse_timestamp(&row.at).map_err(ApiError::from)?,
                     reason: row.reason,
                 })
@@ -145,7 +123,7 @@ impl Customer {
             return Err(ApiError::Forbidden("only the customer may list their orders".into()).into());
         }
         let page = PageRequest::parse("order", first, after.as_deref())?;
-        let (rows, total) = db::orders_of(ctx.data_unchecked::<Db>(), &self.id, page.after.as_deref(), page.fetch_limit())
+        let (rows, total) = order::orders_of(ctx.data_unchecked::<Db>(), &self.id, page.after.as_deref(), page.fetch_limit())
             .await
             .map_err(ApiError::from)?;
         let (edges, page_info) = page.finish("order", rows, |row| &row.id);
@@ -242,16 +220,27 @@ impl Mutation {
     /// PENDING; stock and payment settle it on events within a second or so.
     async fn place_order(&self, ctx: &Context<'_>, input: PlaceOrderInput) -> Result<OrderPayload> {
         let customer_id = ctx.data_unchecked::<Viewer>().subject()?;
+        let idempotency_key = match IdempotencyKey::parse("input.idempotencyKey", &input.idempotency_key) {
+            Ok(key) => key,
+            Err(error) => return Ok(OrderPayload::failed(error)),
+        };
+        if !(1..=MAX_PAYMENT_TOKEN_LENGTH).contains(&input.payment_token.len()) {
+            return Ok(OrderPayload::failed(UserError::new(
+                "INVALID_PAYMENT_TOKEN",
+                "input.paymentToken",
+                format!("paymentToken must be 1 to {MAX_PAYMENT_TOKEN_LENGTH} characters"),
+            )));
+        }
         let request = PlaceOrder {
             customer_id,
             cart_id: &input.cart_id,
-            idempotency_key: &input.idempotency_key,
+            idempotency_key: &idempotency_key,
             payment_token: &input.payment_token,
             expected_total: input.expected_total.map(MoneyInput::into_money),
             authorization: ctx.data_unchecked::<ForwardedAuthorization>().0.as_deref(),
             trace: ctx.data_unchecked::<Trace>(),
         };
-        let placed = checkout::place_order(
+        let placed = order::place_order(
             ctx.data_unchecked::<Db>(),
             ctx.data_unchecked::<GraphClient>(),
             ctx.data_unchecked::<Outbox>(),
@@ -274,7 +263,7 @@ impl Mutation {
             return Ok(OrderPayload::failed(UserError::new("ORDER_NOT_FOUND", "id", "no such order")));
         };
         let gateway = ctx.data_unchecked::<Arc<dyn PaymentGateway>>();
-        let cancelled = checkout::cancel_order(db, gateway.as_ref(), ctx.data_unchecked::<Outbox>(), order, ctx.data_unchecked::<Trace>()).await?;
+        let cancelled = order::cancel_order(db, gateway.as_ref(), ctx.data_unchecked::<Outbox>(), order, ctx.data_unchecked::<Trace>()).await?;
         Ok(match cancelled {
             Cancelled::Order(row) => OrderPayload::of(row),
             Cancelled::Refused(error) => OrderPayload::failed(error),

@@ -3,13 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kit::events::{Bus, BusConfig, Faults, Outbox};
+use events::{Bus, BusConfig, Outbox};
 use kit::graph::GraphClient;
 use kit::testing::{customer, execute, memory_db};
 use serde_json::json;
 
 async fn schema_with_one_order() -> orders::OrdersSchema {
-    let db = memory_db(orders::migrator()).await;
+    let db = memory_db(vec![events::migrator(), orders::migrator()]).await;
     sqlx::query(
         "INSERT INTO orders (id, number, customer_id, cart_id, status, total_minor, currency, created_at, updated_at) \
          VALUES ('o1', 'SO-1', 'owner', 'c1', 'PENDING', 1500, 'USD', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
@@ -25,7 +25,7 @@ async fn schema_with_one_order() -> orders::OrdersSchema {
         .execute(&db)
         .await
         .unwrap();
-    let bus = Bus::connect(&BusConfig::InProcess, Faults::default()).await.unwrap();
+    let bus = Bus::connect(&BusConfig::InProcess).await.unwrap();
     let checkout = orders::Checkout {
         graph: GraphClient::new("http://127.0.0.1:9/unused"),
         outbox: Outbox::new(db.clone(), bus.clone()),

@@ -1,20 +1,24 @@
 //! The products subgraph: the catalog. Owns `Product` (keys `id` and `slug`),
 //! `Variant` (key `sku`) with its price, and `Category`.
+//!
+//! Reads top-down: `schema` (the GraphQL types and resolvers), `catalog`
+//! (the aggregate and its SQL).
 
-mod db;
+mod catalog;
 mod schema;
 
-use std::sync::Arc;
-
+use ::events::Outbox;
+use ::events::runtime::{Context, Service, Subgraph};
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
-use kit::JwtVerifier;
 use kit::db::Db;
-use kit::events::Outbox;
 
-pub use db::{NewProduct, NewVariant, insert_catalog};
+pub use catalog::{NewProduct, NewVariant, insert_catalog};
 pub use schema::{Mutation, Query};
 
 pub const NAME: &str = "products";
+
+/// The catalog, as a process runs it.
+pub const SUBGRAPH: Subgraph = Subgraph { name: NAME, migrator, sdl, start };
 
 pub fn migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("../../migrations/products")
@@ -27,17 +31,18 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 }
 
 pub fn schema(db: Db, outbox: Outbox) -> ProductsSchema {
-    builder()
-        .data(db::Loaders::new(db.clone()))
-        .data(db)
-        .data(outbox)
-        .finish()
+    builder().data(catalog::Loaders::new(&db)).data(db).data(outbox).finish()
 }
 
 pub fn sdl() -> String {
     kit::server::sdl(&builder().finish())
 }
 
-pub fn app(db: Db, verifier: Arc<JwtVerifier>, outbox: Outbox) -> axum::Router {
-    kit::server::app(NAME, schema(db.clone(), outbox), verifier, db)
+/// Serves the catalog; price changes go out through its outbox.
+pub fn start(context: &Context) -> Service {
+    Service {
+        app: kit::server::app(NAME, schema(context.db.clone(), context.outbox.clone()), context.verifier.clone(), context.db.clone()),
+        handler: None,
+        workers: vec![],
+    }
 }

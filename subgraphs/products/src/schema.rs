@@ -3,12 +3,12 @@
 use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
 use kit::auth::Viewer;
 use kit::db::Db;
-use kit::events::{Outbox, Trace};
+use events::{Outbox, Trace};
 use kit::error::{ApiError, UserError};
 use kit::money::{Money, MoneyInput};
 use kit::page::{PageInfo, PageRequest};
 
-use crate::db::{self, CategoryRow, Loaders, ProductQuery, ProductRow, VariantRow};
+use crate::catalog::{self, CategoryRow, Loaders, ProductQuery, ProductRow, VariantRow};
 
 /// Text filters longer than this are refused rather than scanned.
 const MAX_FILTER_LENGTH: usize = 100;
@@ -180,7 +180,7 @@ impl Query {
             after_slug: page.after.clone(),
             limit: page.fetch_limit(),
         };
-        let (rows, total) = db::list_products(ctx.data_unchecked::<Db>(), &query).await.map_err(ApiError::from)?;
+        let (rows, total) = catalog::list_products(ctx.data_unchecked::<Db>(), &query).await.map_err(ApiError::from)?;
         let (edges, page_info) = page.finish("product", rows, |row| &row.slug);
         Ok(ProductConnection {
             total_count: total as i32,
@@ -205,7 +205,7 @@ impl Query {
 
     /// Every category, by name, with how many products it holds.
     async fn categories(&self, ctx: &Context<'_>) -> Result<Vec<Category>> {
-        let rows = db::list_categories(ctx.data_unchecked::<Db>()).await.map_err(ApiError::from)?;
+        let rows = catalog::list_categories(ctx.data_unchecked::<Db>()).await.map_err(ApiError::from)?;
         Ok(rows.into_iter().map(Category::from).collect())
     }
 
@@ -255,7 +255,7 @@ impl Mutation {
             Err(message) => return Ok(VariantPayload::failed(UserError::new("INVALID_PRICE", "price.amount", message))),
         };
         let db = ctx.data_unchecked::<Db>();
-        match db::set_variant_price(db, &sku, price, ctx.data_unchecked::<Trace>()).await.map_err(ApiError::from)? {
+        match catalog::set_variant_price(db, &sku, price, ctx.data_unchecked::<Trace>()).await.map_err(ApiError::from)? {
             Some(row) => {
                 ctx.data_unchecked::<Outbox>().committed();
                 Ok(VariantPayload { variant: Some(Variant(row)), user_errors: vec![] })

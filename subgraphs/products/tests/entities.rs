@@ -1,14 +1,14 @@
 //! The entities products owns, resolved the way the router asks for them.
 
 use kit::auth::Viewer;
-use kit::events::{Bus, BusConfig, Faults, Outbox};
+use events::{Bus, BusConfig, Outbox};
 use kit::money::{CurrencyCode, Money};
 use kit::testing::{execute, memory_db};
 use products::{NewProduct, NewVariant};
 use serde_json::json;
 
 async fn schema_with_one_product() -> (products::ProductsSchema, String) {
-    let db = memory_db(products::migrator()).await;
+    let db = memory_db(vec![events::migrator(), products::migrator()]).await;
     let id = kit::db::new_id();
     let product = NewProduct {
         id: id.clone(),
@@ -23,7 +23,7 @@ async fn schema_with_one_product() -> (products::ProductsSchema, String) {
         ],
     };
     products::insert_catalog(&db, &[product]).await.unwrap();
-    let bus = Bus::connect(&BusConfig::InProcess, Faults::default()).await.unwrap();
+    let bus = Bus::connect(&BusConfig::InProcess).await.unwrap();
     (products::schema(db.clone(), Outbox::new(db, bus)), id)
 }
 

@@ -1,43 +1,25 @@
-//! What reviews does with the checkout saga's events.
-//!
-//! Consumes: OrderConfirmed (the customer bought these products: their
-//! reviews of them, past and future, are verified purchases). Produces nothing.
+//! The checkout saga's events, as reviews takes them: OrderConfirmed is
+//! decoded and handed to `review::record_purchase`; the consumer records the
+//! delivery in the same transaction. Produces nothing.
 
 use async_trait::async_trait;
-use kit::db::Db;
-use kit::events::contracts::OrderConfirmed;
-use kit::events::{Contract, Envelope, Handler, first_delivery};
+use events::contracts::OrderConfirmed;
+use events::{Contract, Envelope, Handler};
+use sqlx::AnyConnection;
 
-use crate::NAME;
+use crate::review::record_purchase;
 
-pub struct ReviewsEvents {
-    pub db: Db,
-}
+pub struct ReviewsEvents;
 
 #[async_trait]
 impl Handler for ReviewsEvents {
-    async fn handle(&self, envelope: &Envelope) -> anyhow::Result<()> {
+    async fn handle(&self, tx: &mut AnyConnection, envelope: &Envelope) -> anyhow::Result<()> {
         if envelope.event_type != OrderConfirmed::TYPE {
             anyhow::bail!("reviews does not consume {}", envelope.event_type);
         }
         let confirmed: OrderConfirmed = envelope.decode()?;
-        let mut tx = self.db.begin().await?;
-        if !first_delivery(&mut *tx, NAME, &envelope.id).await? {
-            return Ok(());
-        }
-        for line in confirmed.lines.iter().filter(|line| !line.product_id.is_empty()) {
-            sqlx::query("INSERT INTO purchases (customer_id, product_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(&confirmed.customer_id)
-                .bind(&line.product_id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE reviews SET verified_purchase = 1 WHERE customer_id = $1 AND product_id = $2")
-                .bind(&confirmed.customer_id)
-                .bind(&line.product_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        // Lines of OrderPlaced v1 orders carry no product id.
+        let products: Vec<&str> = confirmed.lines.iter().map(|line| line.product_id.as_str()).filter(|id| !id.is_empty()).collect();
+        Ok(record_purchase(tx, &confirmed.customer_id, &products).await?)
     }
 }

@@ -1,21 +1,27 @@
 //! The reviews subgraph: customer reviews and ratings. Owns `Review` and adds
 //! `Product.reviews` and `Product.rating` to the catalog's product.
+//!
+//! Reads top-down: `schema` (the GraphQL types and resolvers), `review` (the
+//! aggregate and its SQL), `events` (verified purchases from OrderConfirmed).
 
-mod db;
 mod events;
+mod review;
 mod schema;
 
 use std::sync::Arc;
 
+use ::events::runtime::{Context, Service, Subgraph};
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
-use kit::JwtVerifier;
 use kit::db::Db;
 use kit::graph::GraphClient;
 
-pub use events::ReviewsEvents;
+pub use review::{NewReview, insert_review};
 pub use schema::{Mutation, Query};
 
 pub const NAME: &str = "reviews";
+
+/// Reviews, as a process runs it.
+pub const SUBGRAPH: Subgraph = Subgraph { name: NAME, migrator, sdl, start };
 
 pub fn migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("../../migrations/reviews")
@@ -28,19 +34,18 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 }
 
 pub fn schema(db: Db, graph: GraphClient) -> ReviewsSchema {
-    builder()
-        .data(db::Loaders::new(db.clone()))
-        .data(db)
-        .data(graph)
-        .finish()
+    builder().data(review::Loaders::new(&db)).data(db).data(graph).finish()
 }
 
 pub fn sdl() -> String {
     kit::server::sdl(&builder().finish())
 }
 
-pub fn app(db: Db, verifier: Arc<JwtVerifier>, graph: GraphClient) -> axum::Router {
-    kit::server::app(NAME, schema(db.clone(), graph), verifier, db)
+/// Serves the schema and marks verified purchases from confirmed orders.
+pub fn start(context: &Context) -> Service {
+    Service {
+        app: kit::server::app(NAME, schema(context.db.clone(), context.graph.clone()), context.verifier.clone(), context.db.clone()),
+        handler: Some(Arc::new(events::ReviewsEvents)),
+        workers: vec![],
+    }
 }
-
-pub use db::{NewReview, insert_review};

@@ -9,30 +9,12 @@ use kit::graph::GraphClient;
 use kit::page::{PageInfo, PageRequest};
 use serde::Deserialize;
 
-use crate::db::{self, Loaders, NewReview, RatingRow, ReviewRow};
+use kit::domain::Rating;
+
+use crate::review::{self, Loaders, NewReview, RatingRow, ReviewRow, ReviewStatus};
 
 const MAX_TITLE_LENGTH: usize = 120;
 const MAX_BODY_LENGTH: usize = 5_000;
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum ReviewStatus {
-    /// Visible, not yet looked at by a moderator.
-    Pending,
-    Approved,
-    /// Hidden: no longer part of the product's reviews or rating.
-    Rejected,
-}
-
-impl ReviewStatus {
-    fn parse(text: &str) -> Result<Self, ApiError> {
-        match text {
-            "PENDING" => Ok(ReviewStatus::Pending),
-            "APPROVED" => Ok(ReviewStatus::Approved),
-            "REJECTED" => Ok(ReviewStatus::Rejected),
-            other => Err(ApiError::Internal(anyhow::anyhow!("stored review status {other:?}"))),
-        }
-    }
-}
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum ModerationDecision {
@@ -77,7 +59,7 @@ impl Review {
     }
 
     async fn status(&self) -> Result<ReviewStatus> {
-        Ok(ReviewStatus::parse(&self.0.status)?)
+        Ok(ReviewStatus::parse(&self.0.status).map_err(ApiError::from)?)
     }
 
     async fn product(&self) -> Product {
@@ -124,7 +106,7 @@ impl Product {
     /// Visible reviews, newest first.
     async fn reviews(&self, ctx: &Context<'_>, first: i32, after: Option<String>) -> Result<ReviewConnection> {
         let page = PageRequest::parse("review", first, after.as_deref())?;
-        let (rows, total) = db::list_reviews(ctx.data_unchecked::<Db>(), &self.id, page.after.as_deref(), page.fetch_limit())
+        let (rows, total) = review::list_reviews(ctx.data_unchecked::<Db>(), &self.id, page.after.as_deref(), page.fetch_limit())
             .await
             .map_err(ApiError::from)?;
         let (edges, page_info) = page.finish("review", rows, |row| &row.id);
@@ -181,9 +163,10 @@ impl Mutation {
     async fn submit_review(&self, ctx: &Context<'_>, input: SubmitReviewInput) -> Result<ReviewPayload> {
         let viewer = ctx.data_unchecked::<Viewer>();
         let customer_id = viewer.subject()?;
-        if !(1..=5).contains(&input.rating) {
-            return Ok(ReviewPayload::failed(UserError::new("INVALID_RATING", "input.rating", "rating must be 1 to 5")));
-        }
+        let rating = match Rating::parse("input.rating", i64::from(input.rating)) {
+            Ok(rating) => rating,
+            Err(error) => return Ok(ReviewPayload::failed(error)),
+        };
         let title = input.title.as_deref().map(str::trim).filter(|t| !t.is_empty());
         if title.is_some_and(|t| t.chars().count() > MAX_TITLE_LENGTH) {
             return Ok(ReviewPayload::failed(UserError::new(
@@ -211,11 +194,11 @@ impl Mutation {
             product_id: &input.product_id,
             customer_id,
             author_name: viewer.display_name().unwrap_or("Customer"),
-            rating: i64::from(input.rating),
+            rating,
             title,
             body,
         };
-        match db::insert_review(ctx.data_unchecked::<Db>(), &review).await.map_err(ApiError::from)? {
+        match review::insert_review(ctx.data_unchecked::<Db>(), &review).await.map_err(ApiError::from)? {
             Some(row) => Ok(ReviewPayload { review: Some(Review(row)), user_errors: vec![] }),
             None => Ok(ReviewPayload::failed(UserError::new(
                 "DUPLICATE_REVIEW",
@@ -230,10 +213,10 @@ impl Mutation {
     async fn moderate_review(&self, ctx: &Context<'_>, id: ID, decision: ModerationDecision) -> Result<ReviewPayload> {
         ctx.data_unchecked::<Viewer>().require_scope("reviews:moderate")?;
         let status = match decision {
-            ModerationDecision::Approve => "APPROVED",
-            ModerationDecision::Reject => "REJECTED",
+            ModerationDecision::Approve => ReviewStatus::Approved,
+            ModerationDecision::Reject => ReviewStatus::Rejected,
         };
-        match db::set_status(ctx.data_unchecked::<Db>(), &id, status).await.map_err(ApiError::from)? {
+        match review::moderate_review(ctx.data_unchecked::<Db>(), &id, status).await.map_err(ApiError::from)? {
             Some(row) => Ok(ReviewPayload { review: Some(Review(row)), user_errors: vec![] }),
             None => Ok(ReviewPayload::failed(UserError::new("REVIEW_NOT_FOUND", "id", format!("no review has id {}", id.0)))),
         }
@@ -245,9 +228,6 @@ async fn product_exists(ctx: &Context<'_>, id: &str) -> Result<bool, ApiError> {
     #[derive(Deserialize)]
     struct Data {
         product: Option<serde_json::Value>,
-    }
-    if id.len() > 100 {
-        return Ok(false);
     }
     let data: Data = ctx
         .data_unchecked::<GraphClient>()

@@ -8,9 +8,9 @@ use serde_json::json;
 
 #[tokio::test]
 async fn product_gets_its_rating_and_reviews() {
-    let db = memory_db(reviews::migrator()).await;
+    let db = memory_db(vec![events::migrator(), reviews::migrator()]).await;
     for (customer, rating) in [("c1", 5), ("c2", 4)] {
-        let review = NewReview { product_id: "p1", customer_id: customer, author_name: "Ana", rating, title: None, body: "Good." };
+        let review = NewReview { product_id: "p1", customer_id: customer, author_name: "Ana", rating: kit::domain::Rating::parse("rating", rating).unwrap(), title: None, body: "Good." };
         reviews::insert_review(&db, &review).await.unwrap();
     }
     let schema = reviews::schema(db, GraphClient::new("http://127.0.0.1:9/unused"));

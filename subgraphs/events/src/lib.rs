@@ -1,5 +1,6 @@
 //! The event backbone: a versioned envelope, a transactional outbox with its
-//! relay, idempotent consumers, and two buses (in-process, NATS JetStream).
+//! relay, idempotent consumers, and two buses (in-process, NATS JetStream);
+//! and the runtime that runs a subgraph with its consumer and workers.
 //!
 //! Life of an event: a producer writes it to its outbox in the same
 //! transaction as the state change; the relay publishes it; each consuming
@@ -11,14 +12,22 @@ mod bus;
 pub mod contracts;
 mod delivery;
 mod outbox;
+pub mod runtime;
 
-pub use bus::{Bus, BusConfig, Faults};
+pub use bus::{Bus, BusConfig};
 pub use contracts::Contract;
-pub use delivery::{Consumer, DeadLetter, Handler, MAX_ATTEMPTS, dead_letters, first_delivery, replay};
+pub use delivery::{Consumer, DeadLetter, Handler, MAX_ATTEMPTS, dead_letters, replay};
+pub use kit::trace::Trace;
 pub use outbox::{Outbox, record};
 
-use anyhow::{bail, Context as _};
+use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
+
+/// The event tables every subgraph database has (migrations/events): the
+/// outbox, the events each consumer has applied, failures and dead letters.
+pub fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("../../migrations/events")
+}
 
 /// What travels on the bus.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,20 +48,13 @@ pub struct Envelope {
     pub payload: serde_json::Value,
 }
 
-/// Where an event comes from: the request, or the event, that caused it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Trace {
-    pub correlation_id: String,
-    pub traceparent: Option<String>,
-}
-
 impl Envelope {
     pub fn new<C: Contract>(producer: &str, trace: &Trace, payload: &C) -> Self {
         Envelope {
-            id: crate::db::new_id(),
+            id: kit::db::new_id(),
             event_type: C::TYPE.to_string(),
             version: C::VERSION,
-            occurred_at: crate::db::now(),
+            occurred_at: kit::db::now(),
             producer: producer.to_string(),
             correlation_id: trace.correlation_id.clone(),
             traceparent: trace.traceparent.clone(),

@@ -4,21 +4,30 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
+use kit::db::{Db, inserted_once, new_id, now};
 use sqlx::AnyConnection;
 use tracing::Instrument;
 
-use super::{Envelope, Faults};
-use crate::db::{Db, is_unique_violation, now};
+use super::{Envelope, Outbox};
 
 /// Deliveries of one event to one consumer before it becomes a dead letter.
 pub const MAX_ATTEMPTS: i64 = 5;
 
-/// What a subgraph does with the events it consumes.
+/// What a subgraph does with the events it consumes: decode the event and
+/// call the one step of the shop it stands for.
 #[async_trait]
 pub trait Handler: Send + Sync {
-    /// Applies `envelope`. Must be idempotent: call `first_delivery` in the
-    /// same transaction as the effect and skip the effect when it says false.
-    async fn handle(&self, envelope: &Envelope) -> anyhow::Result<()>;
+    /// Applies `envelope` inside `tx`, the transaction that also records the
+    /// delivery: the effect happens exactly once however often the event arrives.
+    async fn handle(&self, tx: &mut AnyConnection, envelope: &Envelope) -> anyhow::Result<()>;
+
+    /// Called once the effect has committed, to wake whoever acts on it next.
+    /// An error is taken as a crash between the effect and its
+    /// acknowledgement: the event is delivered again, and finds its effect
+    /// already recorded.
+    fn committed(&self, _envelope: &Envelope) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// A subgraph's durable consumer.
@@ -28,22 +37,8 @@ pub struct Consumer {
     pub name: &'static str,
     pub db: Db,
     pub handler: Arc<dyn Handler>,
-}
-
-/// Records that `consumer` has processed `event_id`, inside the transaction
-/// of the effect. False when it had already: the caller must then do nothing.
-pub async fn first_delivery(conn: &mut AnyConnection, consumer: &str, event_id: &str) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query("INSERT INTO processed_events (consumer, event_id, processed_at) VALUES ($1, $2, $3)")
-        .bind(consumer)
-        .bind(event_id)
-        .bind(now())
-        .execute(conn)
-        .await;
-    match inserted {
-        Ok(_) => Ok(true),
-        Err(error) if is_unique_violation(&error) => Ok(false),
-        Err(error) => Err(error),
-    }
+    /// Where the events the handler records go; woken after each commit.
+    pub outbox: Outbox,
 }
 
 /// How one delivery ended, for the bus to acknowledge or retry.
@@ -57,13 +52,7 @@ pub enum Outcome {
 }
 
 impl Consumer {
-    /// The same consumer with `faults` injected into its handler.
-    pub fn with_faults(self, faults: &Faults) -> Consumer {
-        let handler = Arc::new(Faulty { name: self.name, inner: self.handler, faults: faults.clone() });
-        Consumer { handler, ..self }
-    }
-
-    /// Runs the handler once, with the bookkeeping both buses share.
+    /// Delivers `envelope` once, with the bookkeeping both buses share.
     pub async fn deliver(&self, envelope: &Envelope) -> Outcome {
         let span = tracing::info_span!(
             "deliver_event",
@@ -73,7 +62,7 @@ impl Consumer {
             correlation_id = %envelope.correlation_id,
             traceparent = envelope.traceparent.as_deref().unwrap_or_default(),
         );
-        let error = match self.handler.handle(envelope).instrument(span).await {
+        let error = match self.apply(envelope).instrument(span).await {
             Ok(()) => return Outcome::Handled,
             Err(error) => error,
         };
@@ -91,6 +80,18 @@ impl Consumer {
                 Outcome::Retry
             }
         }
+    }
+
+    /// The handler's effect and the record of this delivery, in one transaction.
+    async fn apply(&self, envelope: &Envelope) -> anyhow::Result<()> {
+        let mut tx = self.db.begin().await?;
+        if !first_delivery(&mut tx, self.name, &envelope.id).await? {
+            return Ok(());
+        }
+        self.handler.handle(&mut tx, envelope).await?;
+        tx.commit().await?;
+        self.outbox.committed();
+        self.handler.committed(envelope)
     }
 
     /// Counts a failed attempt; at MAX_ATTEMPTS also writes the dead letter.
@@ -111,7 +112,7 @@ impl Consumer {
                 "INSERT INTO dead_letters (id, consumer, event_id, event_type, envelope, error, attempts, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (consumer, event_id) DO NOTHING",
             )
-            .bind(crate::db::new_id())
+            .bind(new_id())
             .bind(self.name)
             .bind(&envelope.id)
             .bind(&envelope.event_type)
@@ -127,25 +128,16 @@ impl Consumer {
     }
 }
 
-/// A handler with failures injected on purpose (see `Faults`).
-struct Faulty {
-    name: &'static str,
-    inner: Arc<dyn Handler>,
-    faults: Faults,
-}
-
-#[async_trait]
-impl Handler for Faulty {
-    async fn handle(&self, envelope: &Envelope) -> anyhow::Result<()> {
-        if self.faults.poisoned(self.name, &envelope.event_type) {
-            anyhow::bail!("poisoned by a fault injection");
-        }
-        self.inner.handle(envelope).await?;
-        if self.faults.take_crash_after_effect(self.name, &envelope.event_type) {
-            anyhow::bail!("crashed after the effect, before acknowledging (fault injection)");
-        }
-        Ok(())
-    }
+/// Records that `consumer` has processed `event_id`, inside the transaction
+/// of the effect. False when it had already: then nothing is done again.
+async fn first_delivery(conn: &mut AnyConnection, consumer: &str, event_id: &str) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query("INSERT INTO processed_events (consumer, event_id, processed_at) VALUES ($1, $2, $3)")
+        .bind(consumer)
+        .bind(event_id)
+        .bind(now())
+        .execute(conn)
+        .await;
+    inserted_once(inserted)
 }
 
 /// A delivery that failed for good, kept for an operator.
@@ -171,7 +163,8 @@ pub async fn dead_letters(db: &Db) -> anyhow::Result<Vec<DeadLetter>> {
 }
 
 /// Delivers dead letter `id` once more, now that its cause is fixed. The
-/// handler is idempotent, so replaying an event that did apply changes nothing.
+/// delivery is recorded like any other, so replaying an event that did
+/// apply changes nothing.
 pub async fn replay(consumer: &Consumer, id: &str) -> anyhow::Result<()> {
     let (envelope, replayed_at): (String, Option<String>) =
         sqlx::query_as("SELECT envelope, replayed_at FROM dead_letters WHERE id = $1 AND consumer = $2")
@@ -184,7 +177,7 @@ pub async fn replay(consumer: &Consumer, id: &str) -> anyhow::Result<()> {
         anyhow::bail!("dead letter {id} was replayed already, at {at}");
     }
     let envelope: Envelope = serde_json::from_str(&envelope).context("reading the dead letter's envelope")?;
-    consumer.handler.handle(&envelope).await.with_context(|| format!("replaying {} {}", envelope.event_type, envelope.id))?;
+    consumer.apply(&envelope).await.with_context(|| format!("replaying {} {}", envelope.event_type, envelope.id))?;
     sqlx::query("UPDATE dead_letters SET replayed_at = $1 WHERE id = $2").bind(now()).bind(id).execute(&consumer.db).await?;
     Ok(())
 }

@@ -1,14 +1,10 @@
 //! Catalog queries. Every cross-entity load goes through a batch loader, so a
 //! page of N products costs a constant number of statements, not N.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use async_graphql::dataloader::{DataLoader, Loader};
-use kit::db::{Db, fetch_by_keys, loader};
-use kit::events::contracts::VariantPriceChanged;
-use kit::events::{Envelope, Trace, record};
-use kit::money::{CurrencyCode, Money};
+use events::contracts::VariantPriceChanged;
+use events::{Envelope, Trace, record};
+use kit::db::{Db, ManyByKey, OneByKey, many_by_key, one_by_key};
+use kit::money::Money;
 use sqlx::Row;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -31,9 +27,7 @@ pub struct VariantRow {
 
 impl VariantRow {
     pub fn price(&self) -> anyhow::Result<Money> {
-        let currency = CurrencyCode::parse(&self.currency)
-            .ok_or_else(|| anyhow::anyhow!("variant {} has unknown currency {:?}", self.sku, self.currency))?;
-        Ok(Money::new(self.price_minor, currency))
+        Money::from_stored(self.price_minor, &self.currency)
     }
 }
 
@@ -49,93 +43,32 @@ const VARIANT_COLUMNS: &str = "sku, product_id, name, price_minor, currency";
 const CATEGORY_WITH_COUNT: &str = "SELECT c.slug, c.name, COUNT(p.id) AS product_count \
      FROM categories c LEFT JOIN products p ON p.category_slug = c.slug";
 
-type LoadResult<V> = Result<HashMap<String, V>, Arc<sqlx::Error>>;
-
-pub struct ProductsById(Db);
-pub struct ProductsBySlug(Db);
-pub struct VariantsBySku(Db);
-pub struct VariantsByProduct(Db);
-pub struct CategoriesBySlug(Db);
-
-impl Loader<String> for ProductsById {
-    type Value = ProductRow;
-    type Error = Arc<sqlx::Error>;
-
-    async fn load(&self, ids: &[String]) -> LoadResult<ProductRow> {
-        let sql = format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id IN ({{keys}})");
-        let rows: Vec<ProductRow> = fetch_by_keys(&self.0, &sql, ids).await?;
-        Ok(rows.into_iter().map(|row| (row.id.clone(), row)).collect())
-    }
-}
-
-impl Loader<String> for ProductsBySlug {
-    type Value = ProductRow;
-    type Error = Arc<sqlx::Error>;
-
-    async fn load(&self, slugs: &[String]) -> LoadResult<ProductRow> {
-        let sql = format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE slug IN ({{keys}})");
-        let rows: Vec<ProductRow> = fetch_by_keys(&self.0, &sql, slugs).await?;
-        Ok(rows.into_iter().map(|row| (row.slug.clone(), row)).collect())
-    }
-}
-
-impl Loader<String> for VariantsBySku {
-    type Value = VariantRow;
-    type Error = Arc<sqlx::Error>;
-
-    async fn load(&self, skus: &[String]) -> LoadResult<VariantRow> {
-        let sql = format!("SELECT {VARIANT_COLUMNS} FROM variants WHERE sku IN ({{keys}})");
-        let rows: Vec<VariantRow> = fetch_by_keys(&self.0, &sql, skus).await?;
-        Ok(rows.into_iter().map(|row| (row.sku.clone(), row)).collect())
-    }
-}
-
-impl Loader<String> for VariantsByProduct {
-    type Value = Vec<VariantRow>;
-    type Error = Arc<sqlx::Error>;
-
-    async fn load(&self, product_ids: &[String]) -> LoadResult<Vec<VariantRow>> {
-        let sql = format!(
-            "SELECT {VARIANT_COLUMNS} FROM variants WHERE product_id IN ({{keys}}) ORDER BY product_id, position"
-        );
-        let rows: Vec<VariantRow> = fetch_by_keys(&self.0, &sql, product_ids).await?;
-        let mut by_product: HashMap<String, Vec<VariantRow>> = HashMap::new();
-        for row in rows {
-            by_product.entry(row.product_id.clone()).or_default().push(row);
-        }
-        Ok(by_product)
-    }
-}
-
-impl Loader<String> for CategoriesBySlug {
-    type Value = CategoryRow;
-    type Error = Arc<sqlx::Error>;
-
-    async fn load(&self, slugs: &[String]) -> LoadResult<CategoryRow> {
-        let sql = format!("{CATEGORY_WITH_COUNT} WHERE c.slug IN ({{keys}}) GROUP BY c.slug, c.name");
-        let rows: Vec<CategoryRow> = fetch_by_keys(&self.0, &sql, slugs).await?;
-        Ok(rows.into_iter().map(|row| (row.slug.clone(), row)).collect())
-    }
-}
-
 /// The batch loaders, shared by all requests (they batch, they do not cache:
 /// a price must never be served stale).
 pub struct Loaders {
-    pub products_by_id: DataLoader<ProductsById>,
-    pub products_by_slug: DataLoader<ProductsBySlug>,
-    pub variants_by_sku: DataLoader<VariantsBySku>,
-    pub variants_by_product: DataLoader<VariantsByProduct>,
-    pub categories_by_slug: DataLoader<CategoriesBySlug>,
+    pub products_by_id: OneByKey<ProductRow>,
+    pub products_by_slug: OneByKey<ProductRow>,
+    pub variants_by_sku: OneByKey<VariantRow>,
+    pub variants_by_product: ManyByKey<VariantRow>,
+    pub categories_by_slug: OneByKey<CategoryRow>,
 }
 
 impl Loaders {
-    pub fn new(db: Db) -> Self {
+    pub fn new(db: &Db) -> Self {
         Loaders {
-            products_by_id: loader(ProductsById(db.clone())),
-            products_by_slug: loader(ProductsBySlug(db.clone())),
-            variants_by_sku: loader(VariantsBySku(db.clone())),
-            variants_by_product: loader(VariantsByProduct(db.clone())),
-            categories_by_slug: loader(CategoriesBySlug(db)),
+            products_by_id: one_by_key(db, format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id IN ({{keys}})"), |row: &ProductRow| &row.id),
+            products_by_slug: one_by_key(db, format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE slug IN ({{keys}})"), |row: &ProductRow| &row.slug),
+            variants_by_sku: one_by_key(db, format!("SELECT {VARIANT_COLUMNS} FROM variants WHERE sku IN ({{keys}})"), |row: &VariantRow| &row.sku),
+            variants_by_product: many_by_key(
+                db,
+                format!("SELECT {VARIANT_COLUMNS} FROM variants WHERE product_id IN ({{keys}}) ORDER BY product_id, position"),
+                |row: &VariantRow| &row.product_id,
+            ),
+            categories_by_slug: one_by_key(
+                db,
+                format!("{CATEGORY_WITH_COUNT} WHERE c.slug IN ({{keys}}) GROUP BY c.slug, c.name"),
+                |row: &CategoryRow| &row.slug,
+            ),
         }
     }
 }

@@ -1,10 +1,34 @@
-//! Review queries.
+//! Reviews and ratings, and the purchases that make a review verified.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use kit::db::{Db, OneByKey, is_unique_violation, one_by_key};
+use kit::domain::Rating;
+use sqlx::AnyConnection;
 
-use async_graphql::dataloader::{DataLoader, Loader};
-use kit::db::{Db, fetch_by_keys, is_unique_violation, loader};
+#[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum ReviewStatus {
+    /// Visible, not yet looked at by a moderator.
+    Pending,
+    Approved,
+    /// Hidden: no longer part of the product's reviews or rating.
+    Rejected,
+}
+
+impl ReviewStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewStatus::Pending => "PENDING",
+            ReviewStatus::Approved => "APPROVED",
+            ReviewStatus::Rejected => "REJECTED",
+        }
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        [ReviewStatus::Pending, ReviewStatus::Approved, ReviewStatus::Rejected]
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .ok_or_else(|| anyhow::anyhow!("stored review status {text:?}"))
+    }
+}
 
 /// Reviews a moderator rejected are hidden from the product everywhere.
 const VISIBLE: &str = "status <> 'REJECTED'";
@@ -24,42 +48,24 @@ pub struct ReviewRow {
 
 const REVIEW_COLUMNS: &str = "id, product_id, author_name, rating, title, body, status, verified_purchase, created_at";
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default, sqlx::FromRow)]
 pub struct RatingRow {
+    pub product_id: String,
     pub count: i64,
     pub sum: i64,
 }
 
-#[derive(sqlx::FromRow)]
-struct KeyedRatingRow {
-    product_id: String,
-    count: i64,
-    sum: i64,
+pub struct Loaders {
+    pub ratings_by_product: OneByKey<RatingRow>,
 }
 
-pub struct RatingsByProduct(Db);
-
-impl Loader<String> for RatingsByProduct {
-    type Value = RatingRow;
-    type Error = Arc<sqlx::Error>;
-
-    async fn load(&self, product_ids: &[String]) -> Result<HashMap<String, RatingRow>, Self::Error> {
+impl Loaders {
+    pub fn new(db: &Db) -> Self {
         let sql = format!(
             "SELECT product_id, COUNT(*) AS count, CAST(SUM(rating) AS BIGINT) AS sum FROM reviews \
              WHERE {VISIBLE} AND product_id IN ({{keys}}) GROUP BY product_id"
         );
-        let rows: Vec<KeyedRatingRow> = fetch_by_keys(&self.0, &sql, product_ids).await?;
-        Ok(rows.into_iter().map(|r| (r.product_id, RatingRow { count: r.count, sum: r.sum })).collect())
-    }
-}
-
-pub struct Loaders {
-    pub ratings_by_product: DataLoader<RatingsByProduct>,
-}
-
-impl Loaders {
-    pub fn new(db: Db) -> Self {
-        Loaders { ratings_by_product: loader(RatingsByProduct(db)) }
+        Loaders { ratings_by_product: one_by_key(db, sql, |row: &RatingRow| &row.product_id) }
     }
 }
 
@@ -90,7 +96,7 @@ pub struct NewReview<'a> {
     pub product_id: &'a str,
     pub customer_id: &'a str,
     pub author_name: &'a str,
-    pub rating: i64,
+    pub rating: Rating,
     pub title: Option<&'a str>,
     pub body: &'a str,
 }
@@ -101,17 +107,18 @@ pub struct NewReview<'a> {
 pub async fn insert_review(db: &Db, review: &NewReview<'_>) -> Result<Option<ReviewRow>, sqlx::Error> {
     let inserted = sqlx::query_as(&format!(
         "INSERT INTO reviews (id, product_id, customer_id, author_name, rating, title, body, status, verified_purchase, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING', \
-                 (SELECT COUNT(*) FROM purchases WHERE customer_id = $3 AND product_id = $2), $8) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+                 (SELECT COUNT(*) FROM purchases WHERE customer_id = $3 AND product_id = $2), $9) \
          RETURNING {REVIEW_COLUMNS}"
     ))
     .bind(kit::db::new_id())
     .bind(review.product_id)
     .bind(review.customer_id)
     .bind(review.author_name)
-    .bind(review.rating)
+    .bind(review.rating.get())
     .bind(review.title)
     .bind(review.body)
+    .bind(ReviewStatus::Pending.as_str())
     .bind(kit::db::now())
     .fetch_one(db)
     .await;
@@ -122,12 +129,31 @@ pub async fn insert_review(db: &Db, review: &NewReview<'_>) -> Result<Option<Rev
     }
 }
 
-/// Sets a review's status; None when there is no such review.
+/// A moderator's decision: the review is APPROVED or REJECTED (and hidden);
+/// None when there is no such review.
 #[tracing::instrument(skip(db))]
-pub async fn set_status(db: &Db, id: &str, status: &str) -> Result<Option<ReviewRow>, sqlx::Error> {
+pub async fn moderate_review(db: &Db, id: &str, status: ReviewStatus) -> Result<Option<ReviewRow>, sqlx::Error> {
     sqlx::query_as(&format!("UPDATE reviews SET status = $1 WHERE id = $2 RETURNING {REVIEW_COLUMNS}"))
-        .bind(status)
+        .bind(status.as_str())
         .bind(id)
         .fetch_optional(db)
         .await
+}
+
+/// A confirmed order: the customer bought these products, so their reviews
+/// of them, past and future, are verified purchases.
+pub async fn record_purchase(tx: &mut AnyConnection, customer_id: &str, product_ids: &[&str]) -> Result<(), sqlx::Error> {
+    for product_id in product_ids {
+        sqlx::query("INSERT INTO purchases (customer_id, product_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(customer_id)
+            .bind(product_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE reviews SET verified_purchase = 1 WHERE customer_id = $1 AND product_id = $2")
+            .bind(customer_id)
+            .bind(product_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
 }

@@ -154,7 +154,7 @@ impl Contract for VariantPriceChanged {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::Envelope;
+    use crate::Envelope;
 
     #[test]
     fn order_placed_v1_still_decodes() {
@@ -170,7 +170,7 @@ mod tests {
 
     #[test]
     fn a_newer_version_than_this_code_knows_is_refused() {
-        let trace = crate::events::Trace { correlation_id: "r1".into(), traceparent: None };
+        let trace = crate::Trace { correlation_id: "r1".into(), traceparent: None };
         let envelope = Envelope::new("orders", &trace, &InventoryReserved { order_id: "o1".into() });
         let mut future = envelope.clone();
         future.version = InventoryReserved::VERSION + 1;

@@ -17,12 +17,6 @@ use super::Envelope;
 use super::contracts::SUBSCRIPTIONS;
 use super::delivery::{Consumer, MAX_ATTEMPTS, Outcome};
 
-/// Wait before delivering again after `attempts` failures: 100 ms doubling, at most 5 s.
-pub(super) fn backoff(attempts: i64) -> Duration {
-    let exponent = attempts.clamp(1, 16) as u32 - 1;
-    Duration::from_millis(100u64.saturating_mul(1 << exponent)).min(Duration::from_secs(5))
-}
-
 #[derive(Clone, Debug)]
 pub enum BusConfig {
     InProcess,
@@ -45,48 +39,6 @@ impl BusConfig {
     }
 }
 
-/// Failures injected on purpose, to prove the retry and dead-letter paths
-/// (used by the resilience tests; empty in normal operation).
-#[derive(Clone, Default)]
-pub struct Faults(Arc<Mutex<FaultState>>);
-
-#[derive(Default)]
-struct FaultState {
-    crash_after_effect: Vec<(String, String)>,
-    poisoned: Vec<(String, String)>,
-}
-
-impl Faults {
-    /// The next delivery of `event_type` to `consumer` fails after its effect
-    /// has committed, as if the process died before acknowledging.
-    pub fn crash_after_effect_once(&self, consumer: &str, event_type: &str) {
-        self.state().crash_after_effect.push((consumer.into(), event_type.into()));
-    }
-
-    /// Every delivery of `event_type` to `consumer` fails until `cure`.
-    pub fn poison(&self, consumer: &str, event_type: &str) {
-        self.state().poisoned.push((consumer.into(), event_type.into()));
-    }
-
-    pub fn cure(&self, consumer: &str, event_type: &str) {
-        self.state().poisoned.retain(|(c, t)| !(c == consumer && t == event_type));
-    }
-
-    pub(super) fn poisoned(&self, consumer: &str, event_type: &str) -> bool {
-        self.state().poisoned.iter().any(|(c, t)| c == consumer && t == event_type)
-    }
-
-    pub(super) fn take_crash_after_effect(&self, consumer: &str, event_type: &str) -> bool {
-        let mut state = self.state();
-        let position = state.crash_after_effect.iter().position(|(c, t)| c == consumer && t == event_type);
-        position.map(|i| state.crash_after_effect.remove(i)).is_some()
-    }
-
-    fn state(&self) -> std::sync::MutexGuard<'_, FaultState> {
-        self.0.lock().expect("no code panics while holding the fault lock")
-    }
-}
-
 struct Delivery {
     envelope: Envelope,
     outcome: oneshot::Sender<Outcome>,
@@ -97,7 +49,6 @@ pub struct Bus(Arc<BusInner>);
 
 struct BusInner {
     transport: Transport,
-    faults: Faults,
     /// Every event this process sees, for live updates (subscriptions).
     live: broadcast::Sender<Envelope>,
     open: watch::Sender<bool>,
@@ -109,7 +60,7 @@ enum Transport {
 }
 
 impl Bus {
-    pub async fn connect(config: &BusConfig, faults: Faults) -> anyhow::Result<Bus> {
+    pub async fn connect(config: &BusConfig) -> anyhow::Result<Bus> {
         let (live, _) = broadcast::channel(1024);
         let (transport, open) = match config {
             BusConfig::InProcess => {
@@ -137,11 +88,7 @@ impl Bus {
             }
         };
         let (open, _) = watch::channel(open);
-        Ok(Bus(Arc::new(BusInner { transport, faults, live, open })))
-    }
-
-    pub fn faults(&self) -> &Faults {
-        &self.0.faults
+        Ok(Bus(Arc::new(BusInner { transport, live, open })))
     }
 
     /// Lets relays publish. The in-process bus waits for this until every
@@ -203,7 +150,6 @@ impl Bus {
 
     /// Delivers the consumer's events to it until `shutdown`.
     pub async fn consume(&self, consumer: Consumer, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-        let consumer = consumer.with_faults(&self.0.faults);
         let event_types = SUBSCRIPTIONS
             .iter()
             .find(|(name, _)| *name == consumer.name)
@@ -220,7 +166,7 @@ impl Bus {
                             let outcome = consumer.deliver(&delivery.envelope).await;
                             let _ = delivery.outcome.send(outcome);
                         }
-                        _ = crate::server::stopping(&mut shutdown) => break,
+                        _ = kit::background::stopping(&mut shutdown) => break,
                     }
                 }
                 consumers.lock().expect("no panics under this lock").insert(consumer.name, None);
@@ -248,7 +194,7 @@ impl Bus {
                 loop {
                     let message = tokio::select! {
                         message = messages.next() => message,
-                        _ = crate::server::stopping(&mut shutdown) => break,
+                        _ = kit::background::stopping(&mut shutdown) => break,
                     };
                     let Some(message) = message else { break };
                     let message = match message {
@@ -275,7 +221,7 @@ impl Bus {
                         Outcome::Handled | Outcome::DeadLettered => message.ack().await,
                         Outcome::Retry => {
                             let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
-                            message.ack_with(AckKind::Nak(Some(backoff(delivered)))).await
+                            message.ack_with(AckKind::Nak(Some(kit::work::backoff(delivered as i64)))).await
                         }
                     };
                     if let Err(error) = acknowledged {
@@ -302,15 +248,3 @@ async fn forward_live_events(client: async_nats::Client, subject: String, live: 
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::backoff;
-    use std::time::Duration;
-
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        assert_eq!(backoff(1), Duration::from_millis(100));
-        assert_eq!(backoff(3), Duration::from_millis(400));
-        assert_eq!(backoff(40), Duration::from_secs(5));
-    }
-}

@@ -2,14 +2,9 @@
 //! cart while it is still OPEN, so an edit can never land on a cart that
 //! checkout has taken.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use async_graphql::dataloader::{DataLoader, Loader};
-use kit::db::{Db, fetch_by_keys, loader, new_id, now};
-
-/// The most units of one sku a cart line may hold.
-pub const MAX_LINE_QUANTITY: i64 = 50;
+use kit::db::{Db, ManyByKey, OneByKey, many_by_key, new_id, now, one_by_key};
+use kit::domain::{Quantity, Sku};
+use sqlx::AnyConnection;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct CartRow {
@@ -27,59 +22,26 @@ pub struct LineRow {
 
 const LINE_COLUMNS: &str = "id, cart_id, sku, quantity";
 
-pub struct LinesByCart(Db);
-pub struct LinesById(Db);
-pub struct CartsById(Db);
-
-impl Loader<String> for LinesByCart {
-    type Value = Vec<LineRow>;
-    type Error = Arc<sqlx::Error>;
-
-    async fn load(&self, cart_ids: &[String]) -> Result<HashMap<String, Vec<LineRow>>, Self::Error> {
-        let sql = format!("SELECT {LINE_COLUMNS} FROM cart_lines WHERE cart_id IN ({{keys}}) ORDER BY cart_id, id");
-        let rows: Vec<LineRow> = fetch_by_keys(&self.0, &sql, cart_ids).await?;
-        let mut by_cart: HashMap<String, Vec<LineRow>> = HashMap::new();
-        for row in rows {
-            by_cart.entry(row.cart_id.clone()).or_default().push(row);
-        }
-        Ok(by_cart)
-    }
-}
-
-impl Loader<String> for LinesById {
-    type Value = LineRow;
-    type Error = Arc<sqlx::Error>;
-
-    async fn load(&self, ids: &[String]) -> Result<HashMap<String, LineRow>, Self::Error> {
-        let sql = format!("SELECT {LINE_COLUMNS} FROM cart_lines WHERE id IN ({{keys}})");
-        let rows: Vec<LineRow> = fetch_by_keys(&self.0, &sql, ids).await?;
-        Ok(rows.into_iter().map(|row| (row.id.clone(), row)).collect())
-    }
-}
-
-impl Loader<String> for CartsById {
-    type Value = CartRow;
-    type Error = Arc<sqlx::Error>;
-
-    async fn load(&self, ids: &[String]) -> Result<HashMap<String, CartRow>, Self::Error> {
-        let rows: Vec<CartRow> =
-            fetch_by_keys(&self.0, "SELECT id, customer_id FROM carts WHERE id IN ({keys})", ids).await?;
-        Ok(rows.into_iter().map(|row| (row.id.clone(), row)).collect())
-    }
-}
+/// A cart takes edits while OPEN; ORDERED once checkout has taken it.
+const OPEN: &str = "OPEN";
+const ORDERED: &str = "ORDERED";
 
 pub struct Loaders {
-    pub lines_by_cart: DataLoader<LinesByCart>,
-    pub lines_by_id: DataLoader<LinesById>,
-    pub carts_by_id: DataLoader<CartsById>,
+    pub lines_by_cart: ManyByKey<LineRow>,
+    pub lines_by_id: OneByKey<LineRow>,
+    pub carts_by_id: OneByKey<CartRow>,
 }
 
 impl Loaders {
-    pub fn new(db: Db) -> Self {
+    pub fn new(db: &Db) -> Self {
         Loaders {
-            lines_by_cart: loader(LinesByCart(db.clone())),
-            lines_by_id: loader(LinesById(db.clone())),
-            carts_by_id: loader(CartsById(db)),
+            lines_by_cart: many_by_key(
+                db,
+                format!("SELECT {LINE_COLUMNS} FROM cart_lines WHERE cart_id IN ({{keys}}) ORDER BY cart_id, id"),
+                |row: &LineRow| &row.cart_id,
+            ),
+            lines_by_id: one_by_key(db, format!("SELECT {LINE_COLUMNS} FROM cart_lines WHERE id IN ({{keys}})"), |row: &LineRow| &row.id),
+            carts_by_id: one_by_key(db, "SELECT id, customer_id FROM carts WHERE id IN ({keys})", |row: &CartRow| &row.id),
         }
     }
 }
@@ -88,11 +50,12 @@ impl Loaders {
 pub async fn create_cart(db: &Db, customer_id: Option<&str>) -> Result<CartRow, sqlx::Error> {
     let now = now();
     sqlx::query_as(
-        "INSERT INTO carts (id, customer_id, status, created_at, updated_at) VALUES ($1, $2, 'OPEN', $3, $3) \
+        "INSERT INTO carts (id, customer_id, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
          RETURNING id, customer_id",
     )
     .bind(new_id())
     .bind(customer_id)
+    .bind(OPEN)
     .bind(&now)
     .fetch_one(db)
     .await
@@ -102,9 +65,9 @@ pub async fn create_cart(db: &Db, customer_id: Option<&str>) -> Result<CartRow, 
 #[derive(Debug)]
 pub enum CartEdit<'a> {
     /// Adds to the line for `sku`, creating it if needed.
-    Add { sku: &'a str, quantity: i64 },
-    /// Sets a line's quantity; 0 removes the line.
-    Set { line_id: &'a str, quantity: i64 },
+    Add { sku: &'a Sku, quantity: Quantity },
+    /// Sets a line's quantity.
+    Set { line_id: &'a str, quantity: Quantity },
     Remove { line_id: &'a str },
 }
 
@@ -113,16 +76,17 @@ pub enum EditOutcome {
     Applied,
     CartClosed,
     LineNotFound,
-    /// The line would hold more than MAX_LINE_QUANTITY.
+    /// The line would hold more than `Quantity::MAX`.
     QuantityLimit,
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn edit_cart(db: &Db, cart_id: &str, edit: CartEdit<'_>) -> Result<EditOutcome, sqlx::Error> {
     let mut tx = db.begin().await?;
-    let claimed = sqlx::query("UPDATE carts SET updated_at = $1 WHERE id = $2 AND status = 'OPEN'")
+    let claimed = sqlx::query("UPDATE carts SET updated_at = $1 WHERE id = $2 AND status = $3")
         .bind(now())
         .bind(cart_id)
+        .bind(OPEN)
         .execute(&mut *tx)
         .await?;
     if claimed.rows_affected() == 0 {
@@ -136,14 +100,14 @@ pub async fn edit_cart(db: &Db, cart_id: &str, edit: CartEdit<'_>) -> Result<Edi
         )
         .bind(new_id())
         .bind(cart_id)
-        .bind(sku)
-        .bind(quantity)
+        .bind(sku.as_str())
+        .bind(quantity.get())
         .bind(now())
-        .bind(MAX_LINE_QUANTITY)
+        .bind(Quantity::MAX)
         .execute(&mut *tx)
         .await?
         .rows_affected(),
-        CartEdit::Set { line_id, quantity: 0 } | CartEdit::Remove { line_id } => {
+        CartEdit::Remove { line_id } => {
             sqlx::query("DELETE FROM cart_lines WHERE id = $1 AND cart_id = $2")
                 .bind(line_id)
                 .bind(cart_id)
@@ -152,7 +116,7 @@ pub async fn edit_cart(db: &Db, cart_id: &str, edit: CartEdit<'_>) -> Result<Edi
                 .rows_affected()
         }
         CartEdit::Set { line_id, quantity } => sqlx::query("UPDATE cart_lines SET quantity = $1 WHERE id = $2 AND cart_id = $3")
-            .bind(quantity)
+            .bind(quantity.get())
             .bind(line_id)
             .bind(cart_id)
             .execute(&mut *tx)
@@ -167,4 +131,29 @@ pub async fn edit_cart(db: &Db, cart_id: &str, edit: CartEdit<'_>) -> Result<Edi
     }
     tx.commit().await?;
     Ok(EditOutcome::Applied)
+}
+
+/// Checkout has taken the cart for `order_id`: it can no longer change.
+pub async fn close_cart(tx: &mut AnyConnection, cart_id: &str, order_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE carts SET status = $1, order_id = $2, updated_at = $3 WHERE id = $4")
+        .bind(ORDERED)
+        .bind(order_id)
+        .bind(now())
+        .bind(cart_id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// The order that took the cart failed: the cart reopens so the shopper can
+/// try again. Only that order's failure reopens it.
+pub async fn reopen_cart(tx: &mut AnyConnection, cart_id: &str, order_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE carts SET status = $1, order_id = NULL, updated_at = $2 WHERE id = $3 AND order_id = $4")
+        .bind(OPEN)
+        .bind(now())
+        .bind(cart_id)
+        .bind(order_id)
+        .execute(tx)
+        .await?;
+    Ok(())
 }

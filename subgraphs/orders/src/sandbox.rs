@@ -1,16 +1,13 @@
-//! Payments. `PaymentGateway` is what checkout needs from a provider; the
-//! order id is the provider's idempotency key, so an authorization asked
-//! twice (a redelivered event, a retry) is made once.
-//!
-//! `SandboxGateway` is the provider used here (no real one is reachable).
-//! Test tokens, as providers' sandboxes have them:
+//! The sandbox payment provider (no real one is reachable here). Test tokens,
+//! as providers' sandboxes have them:
 //! - `tok_visa` authorizes;
 //! - `tok_declined` (and any token it does not know) declines;
 //! - `tok_slow` authorizes after `slow_delay` (default 3 s), for timeouts and TTLs.
 //!
-//! It keeps its ledger in the orders database (`sandbox_payments`, one row per
-//! order, and `sandbox_payment_calls`, one row per call) so tests can count
-//! authorizations and voids.
+//! The order id is the idempotency key: the first call for an order decides
+//! its outcome. It keeps its ledger in the orders database (`sandbox_payments`,
+//! one row per order, and `sandbox_payment_calls`, one row per call) so tests
+//! can count authorizations and voids.
 
 use std::time::Duration;
 
@@ -18,21 +15,7 @@ use async_trait::async_trait;
 use kit::db::{Db, new_id, now};
 use kit::money::Money;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Authorization {
-    Authorized { authorization_id: String },
-    Declined { reason: String },
-}
-
-#[async_trait]
-pub trait PaymentGateway: Send + Sync {
-    /// Authorizes `amount` on `token` for `order_id`; asking again for the
-    /// same order answers the first outcome and authorizes nothing new.
-    async fn authorize(&self, order_id: &str, amount: Money, token: &str) -> anyhow::Result<Authorization>;
-
-    /// Voids the order's authorization; voiding twice is one void.
-    async fn void(&self, order_id: &str) -> anyhow::Result<()>;
-}
+use crate::payment::{Authorization, PaymentGateway};
 
 pub struct SandboxGateway {
     db: Db,

@@ -1,0 +1,127 @@
+//! The transactional outbox and its relay.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kit::background::{Round, repeat};
+use kit::db::{Db, fetch_by_keys, now, placeholders};
+use kit::work::Queue;
+use sqlx::AnyConnection;
+use tokio::sync::{Notify, watch};
+
+use super::{Bus, Envelope};
+
+/// The events still to be published, by id.
+const UNPUBLISHED: Queue = Queue { name: "outbox", lease: Duration::from_secs(30) };
+/// How often the relay looks without being woken (retries, another replica's lapsed lease).
+const POLL: Duration = Duration::from_millis(200);
+const BATCH: i64 = 100;
+
+/// Writes `envelope` to the outbox inside the caller's transaction: the event
+/// exists exactly when the state change it describes does.
+pub async fn record(conn: &mut AnyConnection, envelope: &Envelope) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO outbox (id, event_type, version, occurred_at, producer, correlation_id, traceparent, payload) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&envelope.id)
+    .bind(&envelope.event_type)
+    .bind(i64::from(envelope.version))
+    .bind(&envelope.occurred_at)
+    .bind(&envelope.producer)
+    .bind(&envelope.correlation_id)
+    .bind(&envelope.traceparent)
+    .bind(envelope.payload.to_string())
+    .execute(&mut *conn)
+    .await?;
+    UNPUBLISHED.enqueue(conn, &envelope.id).await
+}
+
+/// A subgraph's outbox: committed events wait here until the relay has
+/// published them.
+#[derive(Clone)]
+pub struct Outbox {
+    db: Db,
+    bus: Bus,
+    wake: Arc<Notify>,
+}
+
+#[derive(sqlx::FromRow)]
+struct OutboxRow {
+    id: String,
+    event_type: String,
+    version: i64,
+    occurred_at: String,
+    producer: String,
+    correlation_id: String,
+    traceparent: Option<String>,
+    payload: String,
+}
+
+impl Outbox {
+    pub fn new(db: Db, bus: Bus) -> Self {
+        Outbox { db, bus, wake: Arc::new(Notify::new()) }
+    }
+
+    /// Tells the relay that a transaction with events has committed.
+    pub fn committed(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Publishes committed events until `shutdown`. Events are leased, so
+    /// replicas share the work and no transaction stays open while the bus is busy.
+    pub async fn relay(self, shutdown: watch::Receiver<bool>) {
+        self.bus.wait_until_open().await;
+        repeat("outbox relay", POLL, Some(&self.wake), shutdown, || self.publish_due()).await
+    }
+
+    async fn publish_due(&self) -> anyhow::Result<Round> {
+        let claimed = UNPUBLISHED.claim(&self.db, BATCH).await?;
+        let ids: Vec<String> = claimed.iter().map(|item| item.id.clone()).collect();
+        let mut rows: Vec<OutboxRow> = fetch_by_keys(
+            &self.db,
+            "SELECT id, event_type, version, occurred_at, producer, correlation_id, traceparent, payload FROM outbox WHERE id IN ({keys})",
+            &ids,
+        )
+        .await?;
+        // Ids are UUIDv7: in id order, a producer's events go out in the order they happened.
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut published = Vec::new();
+        for row in rows {
+            let envelope = Envelope {
+                payload: serde_json::from_str(&row.payload)?,
+                id: row.id,
+                event_type: row.event_type,
+                version: row.version as u32,
+                occurred_at: row.occurred_at,
+                producer: row.producer,
+                correlation_id: row.correlation_id,
+                traceparent: row.traceparent,
+            };
+            match self.bus.publish(&envelope).await {
+                Ok(()) => published.push(envelope.id),
+                Err(error) => {
+                    let item = claimed.iter().find(|item| item.id == envelope.id).expect("every row read was claimed");
+                    tracing::warn!(event_id = %envelope.id, event_type = %envelope.event_type, attempts = item.attempts, error = %format!("{error:#}"), "publishing failed; will retry");
+                    UNPUBLISHED.retry_later(&self.db, item, &error).await?;
+                }
+            }
+        }
+        self.mark_published(&published).await?;
+        Ok(if claimed.len() as i64 == BATCH { Round::Busy } else { Round::Idle })
+    }
+
+    async fn mark_published(&self, ids: &[String]) -> anyhow::Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!("UPDATE outbox SET published_at = $1 WHERE id IN ({})", placeholders(2, ids.len()));
+        let mut query = sqlx::query(&sql).bind(now());
+        for id in ids {
+            query = query.bind(id);
+        }
+        query.execute(&self.db).await?;
+        UNPUBLISHED.finish(&self.db, ids).await?;
+        Ok(())
+    }
+}

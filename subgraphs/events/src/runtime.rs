@@ -1,0 +1,96 @@
+//! How a subgraph runs in a process: what it is given (`Context`), what it
+//! gives back (`Service`: its HTTP app, the handler of the events it
+//! consumes, its background workers), and `run`, which serves all of it
+//! until shutdown. Each subgraph crate describes itself as a `Subgraph`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use kit::JwtVerifier;
+use kit::config::Settings;
+use kit::db::Db;
+use kit::graph::GraphClient;
+use sqlx::migrate::Migrator;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::{Bus, Consumer, Handler, Outbox};
+
+/// A subgraph, as its crate describes it.
+pub struct Subgraph {
+    pub name: &'static str,
+    /// Its own migrations; the shared tables (kit) and event tables are added.
+    pub migrator: fn() -> Migrator,
+    /// The SDL it contributes to composition.
+    pub sdl: fn() -> String,
+    /// Builds its parts from what the process gives it.
+    pub start: fn(&Context) -> Service,
+}
+
+impl Subgraph {
+    /// Opens its database and brings it up to date.
+    pub async fn connect(&self, database_url: &str) -> anyhow::Result<Db> {
+        kit::db::connect(database_url, vec![kit::db::migrator(), crate::migrator(), (self.migrator)()]).await
+    }
+}
+
+/// What a running subgraph is given.
+#[derive(Clone)]
+pub struct Context {
+    /// Its database, for requests.
+    pub db: Db,
+    /// The same database counted apart, for the consumer and the workers, so
+    /// that the statements requests cost stay readable.
+    pub background_db: Db,
+    pub verifier: Arc<JwtVerifier>,
+    /// The router, for the reads a subgraph makes through the graph.
+    pub graph: GraphClient,
+    pub bus: Bus,
+    /// Its outbox (on `background_db`).
+    pub outbox: Outbox,
+    pub settings: Settings,
+    /// Turns true when the subgraph must stop.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// What a subgraph runs.
+pub struct Service {
+    pub app: axum::Router,
+    /// What it does with the events it consumes (see contracts::SUBSCRIPTIONS).
+    pub handler: Option<Arc<dyn Handler>>,
+    /// Background work that ends when `Context::shutdown` turns true.
+    pub workers: Vec<BoxFuture<'static, ()>>,
+}
+
+impl Service {
+    /// The consumer of a subgraph named `name`, when it consumes events.
+    pub fn consumer(&self, name: &'static str, context: &Context) -> Option<Consumer> {
+        let handler = self.handler.clone()?;
+        Some(Consumer { name, db: context.background_db.clone(), handler, outbox: context.outbox.clone() })
+    }
+}
+
+/// Serves `subgraph` on `listener` until `context.shutdown`: its HTTP app,
+/// its outbox relay, its consumer and its workers. In-flight requests and
+/// deliveries finish before it returns.
+pub async fn run(subgraph: &Subgraph, context: Context, service: Service, listener: TcpListener) -> anyhow::Result<()> {
+    let mut background = vec![tokio::spawn(context.outbox.clone().relay(context.shutdown.clone()))];
+    if let Some(consumer) = service.consumer(subgraph.name, &context) {
+        let (bus, shutdown) = (context.bus.clone(), context.shutdown.clone());
+        background.push(tokio::spawn(async move {
+            // A consumer that cannot attach (the bus is down) tries again; events wait on the bus.
+            while let Err(error) = bus.consume(consumer.clone(), shutdown.clone()).await {
+                tracing::error!(consumer = consumer.name, error = %format!("{error:#}"), "the event consumer stopped; reattaching");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }));
+    }
+    background.extend(service.workers.into_iter().map(tokio::spawn));
+    let served = kit::server::serve(listener, service.app, context.shutdown.clone()).await;
+    for task in background {
+        let _ = task.await;
+    }
+    context.db.close().await;
+    served
+}

@@ -1,0 +1,267 @@
+//! Reservations: stock held for an order while its payment settles, and the
+//! steps of the checkout saga that move it.
+//!
+//! ```text
+//! RESERVED ──confirm──► COMMITTED ──cancel──► RESTORED
+//!    │ ├──compensate──► RELEASED
+//!    │ └──TTL passed──► EXPIRED  (ReservationExpired)
+//! REJECTED: nothing could be reserved
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use events::contracts::{InventoryRejected, InventoryReserved, OrderPlaced, ReservationExpired};
+use events::{Envelope, Outbox, Trace, record};
+use kit::db::{Db, from_now, now};
+use sqlx::{Acquire, AnyConnection};
+
+use crate::NAME;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReservationStatus {
+    /// Counted in `stock_levels.reserved`.
+    Reserved,
+    /// Sold: it has left `on_hand`.
+    Committed,
+    /// Given back because the order failed (the compensation).
+    Released,
+    /// Given back because the order did not settle within the TTL.
+    Expired,
+    /// A cancelled sale put back on the shelf.
+    Restored,
+    /// Nothing was reserved: a sku was short.
+    Rejected,
+}
+
+impl ReservationStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            ReservationStatus::Reserved => "RESERVED",
+            ReservationStatus::Committed => "COMMITTED",
+            ReservationStatus::Released => "RELEASED",
+            ReservationStatus::Expired => "EXPIRED",
+            ReservationStatus::Restored => "RESTORED",
+            ReservationStatus::Rejected => "REJECTED",
+        }
+    }
+}
+
+/// A legal move of a reservation, and what it does to the stock of its lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Move {
+    Commit,
+    Release,
+    Expire,
+    Restore,
+}
+
+impl Move {
+    fn from(self) -> ReservationStatus {
+        match self {
+            Move::Commit | Move::Release | Move::Expire => ReservationStatus::Reserved,
+            Move::Restore => ReservationStatus::Committed,
+        }
+    }
+
+    fn to(self) -> ReservationStatus {
+        match self {
+            Move::Commit => ReservationStatus::Committed,
+            Move::Release => ReservationStatus::Released,
+            Move::Expire => ReservationStatus::Expired,
+            Move::Restore => ReservationStatus::Restored,
+        }
+    }
+
+    /// The change to one line's sku, `$1` being its quantity.
+    fn stock_change(self) -> &'static str {
+        match self {
+            Move::Commit => "UPDATE stock_levels SET on_hand = on_hand - $1, reserved = reserved - $1, updated_at = $2 WHERE sku = $3",
+            Move::Release | Move::Expire => "UPDATE stock_levels SET reserved = reserved - $1, updated_at = $2 WHERE sku = $3",
+            Move::Restore => "UPDATE stock_levels SET on_hand = on_hand + $1, updated_at = $2 WHERE sku = $3",
+        }
+    }
+}
+
+/// The one way a reservation changes status: only from the move's from-state
+/// (a conditional update, so two steps racing cannot both win), with the
+/// stock of every line changed and, for an expiry, ReservationExpired
+/// recorded, all in `tx`. False, logged, when the reservation is not in the
+/// from-state: an illegal move changes nothing.
+async fn transition(tx: &mut AnyConnection, order_id: &str, step: Move, trace: &Trace) -> anyhow::Result<bool> {
+    let moved = sqlx::query("UPDATE reservations SET status = $1, updated_at = $2 WHERE order_id = $3 AND status = $4")
+        .bind(step.to().as_str())
+        .bind(now())
+        .bind(order_id)
+        .bind(step.from().as_str())
+        .execute(&mut *tx)
+        .await?;
+    if moved.rows_affected() == 0 {
+        tracing::info!(%order_id, ?step, from = step.from().as_str(), "reservation not in the move's from-state; nothing changed");
+        return Ok(false);
+    }
+    let lines: Vec<(String, i64)> = sqlx::query_as("SELECT sku, quantity FROM reservation_lines WHERE order_id = $1 ORDER BY sku")
+        .bind(order_id)
+        .fetch_all(&mut *tx)
+        .await?;
+    for (sku, quantity) in lines {
+        sqlx::query(step.stock_change()).bind(quantity).bind(now()).bind(&sku).execute(&mut *tx).await?;
+    }
+    if step == Move::Expire {
+        record(tx, &Envelope::new(NAME, trace, &ReservationExpired { order_id: order_id.to_string() })).await?;
+    }
+    Ok(true)
+}
+
+/// Reserves every line of a placed order, or none: conditional increments of
+/// `reserved`, skus in a fixed order so concurrent reservations cannot
+/// deadlock. A single short sku undoes the others and rejects the order.
+/// Records InventoryReserved or InventoryRejected.
+#[tracing::instrument(skip_all, fields(order_id = %placed.order_id))]
+pub async fn reserve_stock(tx: &mut AnyConnection, placed: &OrderPlaced, ttl: Duration, trace: &Trace) -> anyhow::Result<()> {
+    let mut wanted: BTreeMap<&str, i64> = BTreeMap::new();
+    for line in &placed.lines {
+        *wanted.entry(line.sku.as_str()).or_default() += line.quantity;
+    }
+    let mut attempt = tx.begin().await?;
+    let mut short = Vec::new();
+    for (sku, quantity) in &wanted {
+        let reserved = sqlx::query(
+            "UPDATE stock_levels SET reserved = reserved + $1, updated_at = $2 WHERE sku = $3 AND on_hand - reserved >= $1",
+        )
+        .bind(quantity)
+        .bind(now())
+        .bind(sku)
+        .execute(&mut *attempt)
+        .await?;
+        if reserved.rows_affected() == 0 {
+            short.push(sku.to_string());
+        }
+    }
+    let status = if short.is_empty() {
+        attempt.commit().await?;
+        ReservationStatus::Reserved
+    } else {
+        attempt.rollback().await?;
+        ReservationStatus::Rejected
+    };
+    sqlx::query("INSERT INTO reservations (order_id, status, created_at, expires_at, updated_at) VALUES ($1, $2, $3, $4, $3)")
+        .bind(&placed.order_id)
+        .bind(status.as_str())
+        .bind(now())
+        .bind(from_now(ttl))
+        .execute(&mut *tx)
+        .await?;
+    if status == ReservationStatus::Rejected {
+        let rejected = InventoryRejected { order_id: placed.order_id.clone(), out_of_stock: short };
+        return Ok(record(tx, &Envelope::new(NAME, trace, &rejected)).await?);
+    }
+    for (sku, quantity) in &wanted {
+        sqlx::query("INSERT INTO reservation_lines (order_id, sku, quantity) VALUES ($1, $2, $3)")
+            .bind(&placed.order_id)
+            .bind(sku)
+            .bind(quantity)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(record(tx, &Envelope::new(NAME, trace, &InventoryReserved { order_id: placed.order_id.clone() })).await?)
+}
+
+/// The order is confirmed: its reservation becomes a sale and leaves `on_hand`.
+pub async fn commit_reservation(tx: &mut AnyConnection, order_id: &str, trace: &Trace) -> anyhow::Result<()> {
+    transition(tx, order_id, Move::Commit, trace).await?;
+    Ok(())
+}
+
+/// The compensation: the order failed (payment declined, rejected), so its
+/// reserved stock goes back on sale.
+pub async fn release_reservation(tx: &mut AnyConnection, order_id: &str, trace: &Trace) -> anyhow::Result<()> {
+    transition(tx, order_id, Move::Release, trace).await?;
+    Ok(())
+}
+
+/// A confirmed order was cancelled: its sale goes back on the shelf. A
+/// cancellation can overtake the confirmation's delivery; then the
+/// reservation is still held and is released instead.
+pub async fn restore_stock(tx: &mut AnyConnection, order_id: &str, trace: &Trace) -> anyhow::Result<()> {
+    if !transition(tx, order_id, Move::Restore, trace).await? {
+        transition(tx, order_id, Move::Release, trace).await?;
+    }
+    Ok(())
+}
+
+/// Releases the reservations whose TTL has passed, each in its own
+/// transaction with its ReservationExpired. A reservation that settled
+/// meanwhile is left alone by the from-state guard.
+pub async fn expire_reservations(db: &Db, outbox: &Outbox) -> anyhow::Result<()> {
+    let due: Vec<(String,)> = sqlx::query_as("SELECT order_id FROM reservations WHERE status = $1 AND expires_at <= $2")
+        .bind(ReservationStatus::Reserved.as_str())
+        .bind(now())
+        .fetch_all(db)
+        .await?;
+    for (order_id,) in due {
+        let mut tx = db.begin().await?;
+        let trace = Trace { correlation_id: format!("reservation-expiry-{order_id}"), traceparent: None };
+        if transition(&mut tx, &order_id, Move::Expire, &trace).await? {
+            tx.commit().await?;
+            outbox.committed();
+            tracing::info!(%order_id, "reservation expired and released");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use events::contracts::OrderLine;
+
+    async fn reserved_order(db: &Db, units: i64) -> String {
+        crate::stock::set_on_hand(db, &[("A".into(), 10)]).await.unwrap();
+        let placed = OrderPlaced {
+            order_id: "o1".into(),
+            customer_id: "c1".into(),
+            cart_id: "k1".into(),
+            lines: vec![OrderLine { sku: "A".into(), product_id: "p1".into(), quantity: units, unit_price_minor: 100, currency: "USD".into() }],
+            total_minor: 100 * units,
+            currency: "USD".into(),
+        };
+        let mut tx = db.begin().await.unwrap();
+        reserve_stock(&mut tx, &placed, Duration::from_secs(60), &Trace::default()).await.unwrap();
+        tx.commit().await.unwrap();
+        placed.order_id
+    }
+
+    async fn stock(db: &Db) -> (i64, i64) {
+        let level = crate::stock::stock_of(db, "A").await.unwrap().unwrap();
+        (level.on_hand, level.reserved)
+    }
+
+    async fn db() -> Db {
+        kit::db::connect("sqlite::memory:", vec![kit::db::migrator(), events::migrator(), crate::migrator()]).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_illegal_move_changes_nothing() {
+        let db = db().await;
+        let order = reserved_order(&db, 3).await;
+        let mut tx = db.begin().await.unwrap();
+        assert!(!transition(&mut tx, &order, Move::Restore, &Trace::default()).await.unwrap(), "a reservation that was never sold cannot be restored");
+        commit_reservation(&mut tx, &order, &Trace::default()).await.unwrap();
+        assert!(!transition(&mut tx, &order, Move::Expire, &Trace::default()).await.unwrap(), "a sale cannot expire");
+        assert!(!transition(&mut tx, &order, Move::Release, &Trace::default()).await.unwrap(), "a sale cannot be released");
+        tx.commit().await.unwrap();
+        assert_eq!(stock(&db).await, (7, 0), "sold once; nothing else moved");
+        let expired: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE event_type = 'ReservationExpired'").fetch_one(&db).await.unwrap();
+        assert_eq!(expired, 0);
+    }
+
+    #[tokio::test]
+    async fn a_short_sku_reserves_nothing() {
+        let db = db().await;
+        let order = reserved_order(&db, 11).await;
+        assert_eq!(stock(&db).await, (10, 0));
+        let status: String = sqlx::query_scalar("SELECT status FROM reservations WHERE order_id = $1").bind(&order).fetch_one(&db).await.unwrap();
+        assert_eq!(status, "REJECTED");
+    }
+}

@@ -1,0 +1,73 @@
+//! Tunables read from the environment, with the defaults a shop starts with.
+
+use std::time::Duration;
+
+/// Tunables of the checkout saga.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How long inventory holds stock for an order that has not settled.
+    pub reservation_ttl: Duration,
+    /// How often inventory looks for expired reservations.
+    pub expiry_sweep: Duration,
+    /// How long the sandbox gateway takes to answer `tok_slow`.
+    pub sandbox_slow_delay: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            reservation_ttl: Duration::from_secs(15 * 60),
+            expiry_sweep: Duration::from_secs(5),
+            sandbox_slow_delay: Duration::from_secs(3),
+        }
+    }
+}
+
+impl Settings {
+    /// The defaults, overridden by RESERVATION_TTL, RESERVATION_SWEEP and
+    /// SANDBOX_SLOW_DELAY (durations like 90s, 15m).
+    pub fn from_env() -> anyhow::Result<Self> {
+        let mut settings = Settings::default();
+        for (variable, target) in [
+            ("RESERVATION_TTL", &mut settings.reservation_ttl),
+            ("RESERVATION_SWEEP", &mut settings.expiry_sweep),
+            ("SANDBOX_SLOW_DELAY", &mut settings.sandbox_slow_delay),
+        ] {
+            if let Ok(text) = std::env::var(variable) {
+                *target = parse_duration(&text).map_err(|e| anyhow::anyhow!("{variable}: {e}"))?;
+            }
+        }
+        Ok(settings)
+    }
+}
+
+/// Parses "250ms", "90s", "15m", "2h", "7d" or plain seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let invalid = || format!("{text:?} is not a duration like 90s, 15m or 2h");
+    let value: u64 = number.parse().map_err(|_| invalid())?;
+    let millis_per_unit = match unit {
+        "ms" => 1,
+        "" | "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(invalid()),
+    };
+    value.checked_mul(millis_per_unit).map(Duration::from_millis).ok_or_else(invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_with_their_unit() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert!(parse_duration("15 minutes").is_err());
+        assert!(parse_duration("99999999999999999d").is_err(), "overflow is an error, not a panic");
+    }
+}

@@ -1,0 +1,578 @@
+//! Orders: placing one, cancelling one, and the one function that changes an
+//! order's status.
+//!
+//! ```text
+//! PENDING ──stock reserved, payment authorized──► CONFIRMED ──cancel──► CANCELLED
+//!    ├──stock short, reservation expired──► REJECTED
+//!    └──payment declined──► PAYMENT_FAILED
+//! ```
+
+use async_graphql::Enum;
+use events::contracts::{OrderCancelled, OrderConfirmed, OrderLine, OrderPlaced, OrderRejected, PaymentFailed};
+use events::{Envelope, Outbox, Trace, record};
+use kit::db::{Db, ManyByKey, OneByKey, many_by_key, new_id, now, one_by_key};
+use kit::domain::IdempotencyKey;
+use kit::error::{ApiError, UserError};
+use kit::graph::GraphClient;
+use kit::idempotency::{Keyed, Recalled, key_reused};
+use kit::money::{CurrencyCode, Decimal, Money};
+use serde::Deserialize;
+use sqlx::AnyConnection;
+
+use crate::NAME;
+use crate::payment::{PaymentGateway, payment_due};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum OrderStatus {
+    /// Placed; stock and payment are being settled.
+    Pending,
+    Confirmed,
+    /// A sku could not be reserved, or the reservation expired.
+    Rejected,
+    /// The payment was declined; the reservation was released.
+    PaymentFailed,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "PENDING",
+            OrderStatus::Confirmed => "CONFIRMED",
+            OrderStatus::Rejected => "REJECTED",
+            OrderStatus::PaymentFailed => "PAYMENT_FAILED",
+            OrderStatus::Cancelled => "CANCELLED",
+        }
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        [OrderStatus::Pending, OrderStatus::Confirmed, OrderStatus::Rejected, OrderStatus::PaymentFailed, OrderStatus::Cancelled]
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .ok_or_else(|| anyhow::anyhow!("stored order status {text:?}"))
+    }
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct OrderRow {
+    pub id: String,
+    pub number: String,
+    pub customer_id: String,
+    pub cart_id: String,
+    pub status: String,
+    pub total_minor: i64,
+    pub currency: String,
+    pub payment_token: Option<String>,
+    pub correlation_id: Option<String>,
+    pub traceparent: Option<String>,
+}
+
+impl OrderRow {
+    pub fn status(&self) -> anyhow::Result<OrderStatus> {
+        OrderStatus::parse(&self.status)
+    }
+
+    pub fn total(&self) -> anyhow::Result<Money> {
+        Money::from_stored(self.total_minor, &self.currency)
+    }
+
+    /// The trace of the request that placed it, which every later step carries on.
+    pub fn trace(&self) -> Trace {
+        Trace { correlation_id: self.correlation_id.clone().unwrap_or_else(|| self.id.clone()), traceparent: self.traceparent.clone() }
+    }
+}
+
+const ORDER_COLUMNS: &str = "id, number, customer_id, cart_id, status, total_minor, currency, payment_token, correlation_id, traceparent";
+
+pub async fn find_order<'c>(executor: impl sqlx::Executor<'c, Database = sqlx::Any>, id: &str) -> Result<Option<OrderRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1")).bind(id).fetch_optional(executor).await
+}
+
+/// One page of a customer's orders, newest first, and how many there are.
+#[tracing::instrument(skip(db))]
+pub async fn orders_of(db: &Db, customer_id: &str, after_id: Option<&str>, limit: i64) -> Result<(Vec<OrderRow>, i64), sqlx::Error> {
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE customer_id = $1").bind(customer_id).fetch_one(db).await?;
+    let rows = match after_id {
+        Some(after_id) => {
+            sqlx::query_as(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE customer_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"))
+                .bind(customer_id)
+                .bind(after_id)
+                .bind(limit)
+                .fetch_all(db)
+                .await?
+        }
+        None => {
+            sqlx::query_as(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE customer_id = $1 ORDER BY id DESC LIMIT $2"))
+                .bind(customer_id)
+                .bind(limit)
+                .fetch_all(db)
+                .await?
+        }
+    };
+    Ok((rows, total))
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct LineRow {
+    pub order_id: String,
+    pub sku: String,
+    pub product_id: String,
+    pub quantity: i64,
+    pub unit_price_minor: i64,
+    pub currency: String,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TimelineRow {
+    pub order_id: String,
+    pub status: String,
+    pub at: String,
+    pub reason: Option<String>,
+}
+
+const LINES_OF_ORDERS: &str = "SELECT order_id, sku, product_id, quantity, unit_price_minor, currency FROM order_lines \
+     WHERE order_id IN ({keys}) ORDER BY order_id, position";
+
+pub struct Loaders {
+    pub orders_by_id: OneByKey<OrderRow>,
+    pub lines_by_order: ManyByKey<LineRow>,
+    pub timeline_by_order: ManyByKey<TimelineRow>,
+}
+
+impl Loaders {
+    pub fn new(db: &Db) -> Self {
+        Loaders {
+            orders_by_id: one_by_key(db, format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id IN ({{keys}})"), |row: &OrderRow| &row.id),
+            lines_by_order: many_by_key(db, LINES_OF_ORDERS, |row: &LineRow| &row.order_id),
+            timeline_by_order: many_by_key(
+                db,
+                "SELECT order_id, status, at, reason FROM order_timeline WHERE order_id IN ({keys}) ORDER BY order_id, position",
+                |row: &TimelineRow| &row.order_id,
+            ),
+        }
+    }
+}
+
+/// A legal change of an order's status, with the event it records.
+#[derive(Clone, Copy, Debug)]
+pub enum Change<'a> {
+    /// PENDING → CONFIRMED (stock reserved, payment authorized): OrderConfirmed.
+    Confirm,
+    /// PENDING → REJECTED: OrderRejected, so inventory releases and the cart reopens.
+    Reject { reason: &'a str },
+    /// PENDING → PAYMENT_FAILED: PaymentFailed, so inventory releases (the compensation) and the cart reopens.
+    FailPayment { reason: &'a str },
+    /// CONFIRMED → CANCELLED: OrderCancelled, so inventory restores the stock.
+    Cancel,
+}
+
+impl Change<'_> {
+    fn from(self) -> OrderStatus {
+        match self {
+            Change::Confirm | Change::Reject { .. } | Change::FailPayment { .. } => OrderStatus::Pending,
+            Change::Cancel => OrderStatus::Confirmed,
+        }
+    }
+
+    fn to(self) -> OrderStatus {
+        match self {
+            Change::Confirm => OrderStatus::Confirmed,
+            Change::Reject { .. } => OrderStatus::Rejected,
+            Change::FailPayment { .. } => OrderStatus::PaymentFailed,
+            Change::Cancel => OrderStatus::Cancelled,
+        }
+    }
+
+    fn reason(self) -> Option<String> {
+        match self {
+            Change::Confirm => None,
+            Change::Reject { reason } => Some(reason.to_string()),
+            Change::FailPayment { reason } => Some(format!("PAYMENT_DECLINED: {reason}")),
+            Change::Cancel => Some("CANCELLED_BY_CUSTOMER".to_string()),
+        }
+    }
+}
+
+/// The one way an order changes status: only from the change's from-state
+/// (a conditional update, so two steps racing cannot both win), with its
+/// timeline entry and its event, all in `tx`. False, logged, when the order
+/// is not in the from-state: an illegal change does nothing.
+pub async fn transition(tx: &mut AnyConnection, order: &OrderRow, change: Change<'_>, trace: &Trace) -> anyhow::Result<bool> {
+    let moved = sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+        .bind(change.to().as_str())
+        .bind(now())
+        .bind(&order.id)
+        .bind(change.from().as_str())
+        .execute(&mut *tx)
+        .await?;
+    if moved.rows_affected() == 0 {
+        tracing::info!(order_id = %order.id, ?change, from = change.from().as_str(), "order not in the change's from-state; nothing changed");
+        return Ok(false);
+    }
+    add_to_timeline(tx, &order.id, change.to(), change.reason().as_deref()).await?;
+    let order_id = order.id.clone();
+    let envelope = match change {
+        Change::Confirm => {
+            let lines = order_lines(tx, &order.id).await?;
+            Envelope::new(NAME, trace, &OrderConfirmed { order_id, customer_id: order.customer_id.clone(), lines })
+        }
+        Change::Reject { reason } => {
+            Envelope::new(NAME, trace, &OrderRejected { order_id, cart_id: order.cart_id.clone(), reason: reason.to_string() })
+        }
+        Change::FailPayment { reason } => {
+            Envelope::new(NAME, trace, &PaymentFailed { order_id, cart_id: order.cart_id.clone(), reason: reason.to_string() })
+        }
+        Change::Cancel => Envelope::new(NAME, trace, &OrderCancelled { order_id }),
+    };
+    record(tx, &envelope).await?;
+    Ok(true)
+}
+
+async fn add_to_timeline(tx: &mut AnyConnection, order_id: &str, status: OrderStatus, reason: Option<&str>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO order_timeline (order_id, position, status, at, reason) \
+         VALUES ($1, (SELECT COALESCE(MAX(position), -1) + 1 FROM order_timeline WHERE order_id = $1), $2, $3, $4)",
+    )
+    .bind(order_id)
+    .bind(status.as_str())
+    .bind(now())
+    .bind(reason)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+async fn order_lines(tx: &mut AnyConnection, order_id: &str) -> Result<Vec<OrderLine>, sqlx::Error> {
+    let rows: Vec<LineRow> = kit::db::fetch_by_keys(tx, LINES_OF_ORDERS, &[order_id.to_string()]).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| OrderLine { sku: row.sku, product_id: row.product_id, quantity: row.quantity, unit_price_minor: row.unit_price_minor, currency: row.currency })
+        .collect())
+}
+
+/// Stock and payment are settled: the order is confirmed.
+pub async fn confirm_order(tx: &mut AnyConnection, order: &OrderRow) -> anyhow::Result<bool> {
+    transition(tx, order, Change::Confirm, &order.trace()).await
+}
+
+/// The order cannot be fulfilled (`reason`: OUT_OF_STOCK, RESERVATION_EXPIRED):
+/// it is rejected and its cart may be ordered again.
+pub async fn reject_order(tx: &mut AnyConnection, order_id: &str, reason: &str, trace: &Trace) -> anyhow::Result<()> {
+    let order = find_order(&mut *tx, order_id).await?.ok_or_else(|| anyhow::anyhow!("no order {order_id}"))?;
+    if transition(tx, &order, Change::Reject { reason }, trace).await? {
+        release_cart_claim(tx, &order).await?;
+    }
+    Ok(())
+}
+
+/// Inventory let the reservation expire before the order settled: the order
+/// is rejected, and any payment authorized meanwhile will be voided.
+pub async fn expire_order(tx: &mut AnyConnection, order_id: &str, trace: &Trace) -> anyhow::Result<()> {
+    reject_order(tx, order_id, "RESERVATION_EXPIRED", trace).await?;
+    Ok(payment_due(tx, order_id).await?)
+}
+
+/// The payment was declined: the order failed and its cart may be ordered again.
+pub async fn fail_payment(tx: &mut AnyConnection, order: &OrderRow, reason: &str) -> anyhow::Result<()> {
+    if transition(tx, order, Change::FailPayment { reason }, &order.trace()).await? {
+        release_cart_claim(tx, order).await?;
+    }
+    Ok(())
+}
+
+/// A placeOrder request, as the customer sent it.
+pub struct PlaceOrder<'a> {
+    pub customer_id: &'a str,
+    pub cart_id: &'a str,
+    pub idempotency_key: &'a IdempotencyKey,
+    pub payment_token: &'a str,
+    pub expected_total: Option<Money>,
+    /// The customer's own Authorization header, to read the cart as them.
+    pub authorization: Option<&'a str>,
+    pub trace: &'a Trace,
+}
+
+impl PlaceOrder<'_> {
+    /// A customer's keys are theirs alone; the same key for another cart,
+    /// payment or total is a different request.
+    fn keyed(&self) -> Keyed<'_> {
+        let expected = self.expected_total.map(|total| format!("{} {}", Decimal(total.minor_units), total.currency.as_str()));
+        Keyed {
+            operation: "placeOrder",
+            owner: self.customer_id,
+            key: self.idempotency_key,
+            fingerprint: vec![self.cart_id.to_string(), self.payment_token.to_string(), expected.unwrap_or_default()],
+        }
+    }
+}
+
+/// What placeOrder answers.
+pub enum Placed {
+    Order(OrderRow),
+    Refused(UserError),
+}
+
+fn refused(code: &str, field: &str, message: impl Into<String>) -> Placed {
+    Placed::Refused(UserError::new(code, field, message))
+}
+
+/// Places the order: PENDING, prices fixed, OrderPlaced in the outbox, all in
+/// one transaction, and answers at once; the saga settles it on events. The
+/// same request under the same key always answers the same order.
+#[tracing::instrument(skip_all, fields(customer_id = request.customer_id, cart_id = request.cart_id))]
+pub async fn place_order(db: &Db, graph: &GraphClient, outbox: &Outbox, request: &PlaceOrder<'_>) -> Result<Placed, ApiError> {
+    let keyed = request.keyed();
+    if let Some(answer) = recalled(db, &keyed).await? {
+        return Ok(answer);
+    }
+    let cart = match read_cart(graph, request).await? {
+        Ok(cart) => cart,
+        Err(refusal) => return Ok(Placed::Refused(refusal)),
+    };
+    if let Some(expected) = request.expected_total
+        && expected != cart.total
+    {
+        let now_costs = format!("the cart now costs {} {}", Decimal(cart.total.minor_units), cart.total.currency.as_str());
+        return Ok(refused("PRICE_CHANGED", "input.expectedTotal", now_costs));
+    }
+
+    let order_id = new_id();
+    let mut tx = db.begin().await?;
+    // The key first, so that a concurrent request with the same key finds its twin's order.
+    if !keyed.claim(&mut tx, &order_id).await? {
+        tx.rollback().await?;
+        return Ok(recalled(db, &keyed).await?.expect("a twin request claimed the key"));
+    }
+    if !claim_cart(&mut tx, request.cart_id, &order_id).await? {
+        tx.rollback().await?;
+        return Ok(refused("CART_ALREADY_ORDERED", "input.cartId", "this cart has been ordered already"));
+    }
+    insert_order(&mut tx, &order_id, request, &cart).await?;
+    tx.commit().await?;
+    outbox.committed();
+    let order = find_order(db, &order_id).await?.ok_or_else(|| anyhow::anyhow!("order {order_id} vanished after commit"))?;
+    Ok(Placed::Order(order))
+}
+
+/// What the idempotency key already answers, if anything.
+async fn recalled(db: &Db, keyed: &Keyed<'_>) -> Result<Option<Placed>, ApiError> {
+    Ok(match keyed.recall(db).await? {
+        Recalled::Unused => None,
+        Recalled::Reused => Some(Placed::Refused(key_reused("input.idempotencyKey"))),
+        Recalled::Answered(order_id) => {
+            let order = find_order(db, &order_id).await?.ok_or_else(|| anyhow::anyhow!("idempotency key names missing order {order_id}"))?;
+            Some(Placed::Order(order))
+        }
+    })
+}
+
+/// A cart's lines at the catalog's current prices, and their total.
+struct PricedCart {
+    lines: Vec<OrderLine>,
+    total: Money,
+}
+
+/// The cart and the catalog's current prices, read in one query through the router.
+const CART_WITH_PRICES: &str = "query ($id: ID!) { cart(id: $id) { lines { quantity variant { sku price { amount currencyCode } product { id } } } } }";
+
+#[derive(Deserialize)]
+struct CartData {
+    cart: Option<CartView>,
+}
+
+#[derive(Deserialize)]
+struct CartView {
+    lines: Vec<CartLineView>,
+}
+
+#[derive(Deserialize)]
+struct CartLineView {
+    quantity: i64,
+    variant: VariantView,
+}
+
+#[derive(Deserialize)]
+struct VariantView {
+    sku: String,
+    price: PriceView,
+    product: ProductView,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PriceView {
+    amount: String,
+    currency_code: String,
+}
+
+#[derive(Deserialize)]
+struct ProductView {
+    id: String,
+}
+
+/// Reads the cart as the customer sees it, with the catalog's current prices;
+/// a user error when it cannot be ordered.
+async fn read_cart(graph: &GraphClient, request: &PlaceOrder<'_>) -> Result<Result<PricedCart, UserError>, ApiError> {
+    let not_found = || Ok(Err(UserError::new("CART_NOT_FOUND", "input.cartId", "no such cart")));
+    let data: CartData = graph.query(CART_WITH_PRICES, serde_json::json!({ "id": request.cart_id }), request.authorization).await?;
+    let Some(cart) = data.cart else {
+        return not_found();
+    };
+    if cart.lines.is_empty() {
+        return Ok(Err(UserError::new("CART_EMPTY", "input.cartId", "the cart has no lines")));
+    }
+    let mut lines = Vec::new();
+    let mut prices = Vec::new();
+    for line in &cart.lines {
+        let unreadable = || ApiError::Internal(anyhow::anyhow!("the catalog sent an unreadable price for {}", line.variant.sku));
+        let unit = Decimal::parse(&line.variant.price.amount).ok_or_else(unreadable)?;
+        let currency = CurrencyCode::parse(&line.variant.price.currency_code).ok_or_else(unreadable)?;
+        prices.push(Money::new(unit.0, currency).times(line.quantity)?);
+        lines.push(OrderLine {
+            sku: line.variant.sku.clone(),
+            product_id: line.variant.product.id.clone(),
+            quantity: line.quantity,
+            unit_price_minor: unit.0,
+            currency: currency.as_str().to_string(),
+        });
+    }
+    let total = Money::sum(prices, CurrencyCode::USD).map_err(|_| ApiError::BadUserInput("the cart holds prices in more than one currency".into()))?;
+    Ok(Ok(PricedCart { lines, total }))
+}
+
+/// Takes the cart for `order_id`: false when another order holds it.
+async fn claim_cart(tx: &mut AnyConnection, cart_id: &str, order_id: &str) -> Result<bool, sqlx::Error> {
+    let claimed = sqlx::query("INSERT INTO cart_claims (cart_id, order_id) VALUES ($1, $2)").bind(cart_id).bind(order_id).execute(tx).await;
+    kit::db::inserted_once(claimed)
+}
+
+/// Lets the cart be ordered again, once the order that held it has failed.
+async fn release_cart_claim(tx: &mut AnyConnection, order: &OrderRow) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM cart_claims WHERE cart_id = $1 AND order_id = $2").bind(&order.cart_id).bind(&order.id).execute(tx).await?;
+    Ok(())
+}
+
+/// Writes the order, its lines, its first timeline entry and OrderPlaced.
+async fn insert_order(tx: &mut AnyConnection, order_id: &str, request: &PlaceOrder<'_>, cart: &PricedCart) -> anyhow::Result<()> {
+    let now = now();
+    let number = format!("SO-{}", &uuid::Uuid::new_v4().simple().to_string()[..10].to_uppercase());
+    sqlx::query(
+        "INSERT INTO orders (id, number, customer_id, cart_id, status, total_minor, currency, created_at, updated_at, payment_token, correlation_id, traceparent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11)",
+    )
+    .bind(order_id)
+    .bind(&number)
+    .bind(request.customer_id)
+    .bind(request.cart_id)
+    .bind(OrderStatus::Pending.as_str())
+    .bind(cart.total.minor_units)
+    .bind(cart.total.currency.as_str())
+    .bind(&now)
+    .bind(request.payment_token)
+    .bind(&request.trace.correlation_id)
+    .bind(&request.trace.traceparent)
+    .execute(&mut *tx)
+    .await?;
+    for (position, line) in cart.lines.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO order_lines (order_id, position, sku, product_id, quantity, unit_price_minor, currency) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(order_id)
+        .bind(position as i64)
+        .bind(&line.sku)
+        .bind(&line.product_id)
+        .bind(line.quantity)
+        .bind(line.unit_price_minor)
+        .bind(&line.currency)
+        .execute(&mut *tx)
+        .await?;
+    }
+    add_to_timeline(tx, order_id, OrderStatus::Pending, None).await?;
+    let placed = OrderPlaced {
+        order_id: order_id.to_string(),
+        customer_id: request.customer_id.to_string(),
+        cart_id: request.cart_id.to_string(),
+        lines: cart.lines.clone(),
+        total_minor: cart.total.minor_units,
+        currency: cart.total.currency.as_str().to_string(),
+    };
+    record(tx, &Envelope::new(NAME, request.trace, &placed)).await?;
+    Ok(())
+}
+
+/// What cancelOrder answers.
+pub enum Cancelled {
+    Order(OrderRow),
+    Refused(UserError),
+}
+
+/// Cancels a confirmed order: the payment is voided first (idempotently),
+/// then the order is CANCELLED and OrderCancelled makes inventory restore the stock.
+pub async fn cancel_order(db: &Db, gateway: &dyn PaymentGateway, outbox: &Outbox, order: OrderRow, trace: &Trace) -> Result<Cancelled, ApiError> {
+    match order.status()? {
+        OrderStatus::Confirmed => {}
+        OrderStatus::Cancelled => return Ok(Cancelled::Order(order)),
+        other => {
+            return Ok(Cancelled::Refused(UserError::new(
+                "ORDER_NOT_CANCELLABLE",
+                "id",
+                format!("only a CONFIRMED order can be cancelled; this one is {}", other.as_str()),
+            )));
+        }
+    }
+    gateway.void(&order.id).await?;
+    let mut tx = db.begin().await?;
+    transition(&mut tx, &order, Change::Cancel, trace).await?;
+    tx.commit().await?;
+    outbox.committed();
+    let order = find_order(db, &order.id).await?.ok_or_else(|| anyhow::anyhow!("order {} vanished", order.id))?;
+    Ok(Cancelled::Order(order))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn db_with_order(status: OrderStatus) -> (Db, OrderRow) {
+        let db = kit::db::connect("sqlite::memory:", vec![kit::db::migrator(), events::migrator(), crate::migrator()]).await.unwrap();
+        sqlx::query(
+            "INSERT INTO orders (id, number, customer_id, cart_id, status, total_minor, currency, created_at, updated_at) \
+             VALUES ('o1', 'SO-1', 'c1', 'k1', $1, 500, 'USD', 't', 't')",
+        )
+        .bind(status.as_str())
+        .execute(&db)
+        .await
+        .unwrap();
+        let order = find_order(&db, "o1").await.unwrap().unwrap();
+        (db, order)
+    }
+
+    async fn count(db: &Db, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_illegal_change_is_a_no_op() {
+        let (db, order) = db_with_order(OrderStatus::Confirmed).await;
+        let mut tx = db.begin().await.unwrap();
+        for change in [Change::Confirm, Change::Reject { reason: "OUT_OF_STOCK" }, Change::FailPayment { reason: "declined" }] {
+            assert!(!transition(&mut tx, &order, change, &Trace::default()).await.unwrap(), "{change:?} from CONFIRMED");
+        }
+        tx.commit().await.unwrap();
+        assert_eq!(find_order(&db, "o1").await.unwrap().unwrap().status, "CONFIRMED");
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM order_timeline").await, 0, "no timeline entry");
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM outbox").await, 0, "no event");
+    }
+
+    #[tokio::test]
+    async fn a_legal_change_moves_the_status_with_its_timeline_entry_and_event() {
+        let (db, order) = db_with_order(OrderStatus::Confirmed).await;
+        let mut tx = db.begin().await.unwrap();
+        assert!(transition(&mut tx, &order, Change::Cancel, &Trace::default()).await.unwrap());
+        tx.commit().await.unwrap();
+        assert_eq!(find_order(&db, "o1").await.unwrap().unwrap().status().unwrap(), OrderStatus::Cancelled);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM order_timeline WHERE status = 'CANCELLED' AND reason = 'CANCELLED_BY_CUSTOMER'").await, 1);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM outbox WHERE event_type = 'OrderCancelled'").await, 1);
+    }
+}

@@ -1,0 +1,145 @@
+//! Payments: what checkout needs from a provider (`PaymentGateway`), and the
+//! worker that takes each order's payment once inventory has reserved its
+//! stock. The order id is the provider's idempotency key, so an
+//! authorization asked twice (a redelivered event, a retry) is made once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use events::Outbox;
+use kit::background::{Round, repeat};
+use kit::db::Db;
+use kit::money::Money;
+use kit::work::{Claimed, Queue};
+use sqlx::AnyConnection;
+use tokio::sync::{Notify, Semaphore, watch};
+
+use crate::order::{OrderRow, OrderStatus, confirm_order, fail_payment, find_order};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Authorization {
+    Authorized { authorization_id: String },
+    Declined { reason: String },
+}
+
+#[async_trait]
+pub trait PaymentGateway: Send + Sync {
+    /// Authorizes `amount` on `token` for `order_id`; asking again for the
+    /// same order answers the first outcome and authorizes nothing new.
+    async fn authorize(&self, order_id: &str, amount: Money, token: &str) -> anyhow::Result<Authorization>;
+
+    /// Voids the order's authorization; voiding twice is one void.
+    async fn void(&self, order_id: &str) -> anyhow::Result<()>;
+}
+
+/// Orders whose payment must be brought in line with their status: taken
+/// for a PENDING order, voided for a REJECTED one.
+const PAYMENTS_DUE: Queue = Queue { name: "payments", lease: Duration::from_secs(30) };
+/// Calls to the provider at once, per replica.
+const PAYMENTS_IN_FLIGHT: usize = 32;
+/// How often the worker looks without being woken (retries, a lapsed lease).
+const POLL: Duration = Duration::from_millis(500);
+
+/// Marks the order's payment as due, inside the transaction that makes it so.
+pub async fn payment_due(tx: &mut AnyConnection, order_id: &str) -> Result<(), sqlx::Error> {
+    PAYMENTS_DUE.enqueue(tx, order_id).await
+}
+
+/// The payment worker of one replica.
+#[derive(Clone)]
+pub struct Payments {
+    db: Db,
+    gateway: Arc<dyn PaymentGateway>,
+    outbox: Outbox,
+    due: Arc<Notify>,
+    in_flight: Arc<Semaphore>,
+}
+
+impl Payments {
+    pub fn new(db: Db, gateway: Arc<dyn PaymentGateway>, outbox: Outbox) -> Self {
+        Payments { db, gateway, outbox, due: Arc::default(), in_flight: Arc::new(Semaphore::new(PAYMENTS_IN_FLIGHT)) }
+    }
+
+    /// Wakes the worker: a payment has just become due.
+    pub fn wake(&self) {
+        self.due.notify_one();
+    }
+
+    /// Takes due payments until `shutdown`, each on a task of its own, so a
+    /// slow provider call delays only its own order. In-flight payments
+    /// finish before it returns.
+    pub async fn take_payments(self, shutdown: watch::Receiver<bool>) {
+        let tasks = tokio_util::task::TaskTracker::new();
+        repeat("payments", POLL, Some(&self.due), shutdown, || self.start_due(&tasks)).await;
+        tasks.close();
+        tasks.wait().await;
+    }
+
+    async fn start_due(&self, tasks: &tokio_util::task::TaskTracker) -> anyhow::Result<Round> {
+        let free = self.in_flight.available_permits() as i64;
+        if free == 0 {
+            return Ok(Round::Idle);
+        }
+        let claimed = PAYMENTS_DUE.claim(&self.db, free).await?;
+        let busy = claimed.len() as i64 == free;
+        for item in claimed {
+            let permit = self.in_flight.clone().acquire_owned().await?;
+            let payments = self.clone();
+            tasks.spawn(async move {
+                payments.settle(item).await;
+                drop(permit);
+                payments.wake();
+            });
+        }
+        Ok(if busy { Round::Busy } else { Round::Idle })
+    }
+
+    /// Brings one order's payment in line with its status; a failure is tried again after a backoff.
+    async fn settle(&self, item: Claimed) {
+        let settled = match find_order(&self.db, &item.id).await {
+            Ok(Some(order)) => match order.status() {
+                Ok(OrderStatus::Pending) => self.authorize_payment(&order).await,
+                Ok(OrderStatus::Rejected) => self.gateway.void(&order.id).await,
+                Ok(_) => Ok(()),
+                Err(error) => Err(error),
+            },
+            Ok(None) => Err(anyhow::anyhow!("no order {}", item.id)),
+            Err(error) => Err(error.into()),
+        };
+        let finished = match settled {
+            Ok(()) => PAYMENTS_DUE.finish(&self.db, std::slice::from_ref(&item.id)).await,
+            Err(error) => {
+                tracing::warn!(order_id = %item.id, attempts = item.attempts, error = %format!("{error:#}"), "settling the payment failed; will retry");
+                PAYMENTS_DUE.retry_later(&self.db, &item, &error).await
+            }
+        };
+        if let Err(error) = finished {
+            tracing::warn!(order_id = %item.id, %error, "could not record the payment's outcome; its lease will lapse");
+        }
+    }
+
+    /// Authorizes the order's total (idempotently, per order) and settles the
+    /// order either way: CONFIRMED, or PAYMENT_FAILED. An authorization that
+    /// arrives after the order settled another way is voided.
+    #[tracing::instrument(skip_all, fields(order_id = %order.id))]
+    async fn authorize_payment(&self, order: &OrderRow) -> anyhow::Result<()> {
+        let token = order.payment_token.clone().unwrap_or_default();
+        let authorization = self.gateway.authorize(&order.id, order.total()?, &token).await?;
+        let mut tx = self.db.begin().await?;
+        let confirmed = match authorization {
+            Authorization::Authorized { .. } => confirm_order(&mut tx, order).await?,
+            Authorization::Declined { reason } => {
+                fail_payment(&mut tx, order, &reason).await?;
+                true
+            }
+        };
+        tx.commit().await?;
+        self.outbox.committed();
+        if !confirmed {
+            // The order settled another way (its reservation expired) while the provider answered.
+            self.gateway.void(&order.id).await?;
+        }
+        Ok(())
+    }
+}
