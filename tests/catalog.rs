@@ -142,9 +142,10 @@ async fn product_listing_costs_a_few_statements_whatever_the_page_size(backend: 
         let after: Vec<u64> = subgraphs.iter().map(|s| app.statements(*s)).collect();
         costs.push(before.iter().zip(&after).map(|(b, a)| a - b).collect::<Vec<u64>>());
     }
-    // Batch loaders collect a response level for a short delay, so one page
-    // costs a few statements per subgraph however many products it holds.
+    // Batch loaders collect a response level's keys for a short delay, so a
+    // page costs a few statements per subgraph however many products it
+    // holds. (A busy machine may split a level in two, never into one per product.)
     for (first, cost) in [1, 10, 100].iter().zip(&costs) {
-        assert!(cost.iter().all(|&n| (1..=4).contains(&n)), "statements per subgraph (products, inventory, reviews) for first {first}: {costs:?}");
+        assert!(cost.iter().all(|&n| (1..=6).contains(&n)), "statements per subgraph (products, inventory, reviews) for first {first}: {costs:?}");
     }
 }

@@ -220,7 +220,7 @@ where
 /// How long a batch loader collects keys before it runs its one statement.
 /// A response level registers all its keys in one pass over its fields, far
 /// quicker than this, so the level lands in one batch.
-const BATCH_DELAY: Duration = Duration::from_millis(2);
+const BATCH_DELAY: Duration = Duration::from_millis(1);
 
 /// A batching loader whose batches run inside the span of the request that
 /// started them, so their SQL is attributed to the right subgraph in logs.
