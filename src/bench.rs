@@ -48,19 +48,29 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
             },
         ),
     };
+    let run = measure(&options, storage.clone(), bus.clone(), &work_dir).await;
+    // The benchmark leaves nothing behind, whether it finished or not.
+    storage.remove().await?;
+    bus.remove().await?;
+    let _ = std::fs::remove_dir_all(work_dir);
+    run
+}
+
+async fn measure(options: &BenchOptions, storage: Storage, bus: BusConfig, work_dir: &std::path::Path) -> anyhow::Result<()> {
     let running = supergraph::start(Options {
         storage,
         router_port: supergraph::free_port()?,
         fixed_ports: false,
         seed_products: Some(40),
         config_dir: supergraph::config_dir(),
-        work_dir: work_dir.clone(),
+        work_dir: work_dir.to_path_buf(),
         log_level: "warn".into(),
         // The benchmark is one client sending as fast as it can.
         rate_limit: Some(1_000_000),
         bus,
         settings: Settings::default(),
         handler_layer: None,
+        metrics_address: ([127, 0, 0, 1], 0).into(),
     })
     .await?;
     sqlx::query("UPDATE stock_levels SET on_hand = 1000000, reserved = 0")
@@ -105,9 +115,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
         percentile(0.50).as_millis(),
         percentile(0.99).as_millis(),
     );
-    running.stop().await?;
-    let _ = std::fs::remove_dir_all(work_dir);
-    Ok(())
+    running.stop().await
 }
 
 struct Client {

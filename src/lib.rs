@@ -3,6 +3,7 @@
 //! end-to-end tests start exactly what `cargo run` starts.
 #![recursion_limit = "512"]
 
+pub mod auth;
 pub mod bench;
 pub mod compose;
 pub mod router;

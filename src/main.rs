@@ -29,10 +29,17 @@ enum Command {
         data_dir: PathBuf,
         #[arg(long, default_value_t = 4000)]
         port: u16,
+        /// Where the Prometheus metrics of the router and the subgraphs are served.
+        #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9464")]
+        metrics_addr: std::net::SocketAddr,
     },
     /// The router alone, configured by router-config/router.yaml; subgraph URLs
     /// come from PRODUCTS_URL, INVENTORY_URL, CART_URL, ORDERS_URL, REVIEWS_URL.
-    Router,
+    Router {
+        /// Where the Prometheus metrics are served, apart from the public port.
+        #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9464")]
+        metrics_addr: String,
+    },
     /// One subgraph alone. DATABASE_URL picks SQLite or PostgreSQL.
     Subgraph {
         name: Subgraph,
@@ -46,6 +53,10 @@ enum Command {
         /// The router's GraphQL endpoint, for the reads a subgraph makes through it.
         #[arg(long, env = "ROUTER_URL", default_value = "http://127.0.0.1:4000/graphql")]
         router_url: String,
+        /// Where the Prometheus metrics are served; defaults to the subgraph's
+        /// dev port + 5464 on loopback (products 9465 ... reviews 9469).
+        #[arg(long, env = "METRICS_ADDR")]
+        metrics_addr: Option<String>,
     },
     /// Writes supergraph.graphql, composed from the five subgraphs.
     Compose {
@@ -148,13 +159,16 @@ async fn events(config_dir: PathBuf, action: EventsAction) -> anyhow::Result<()>
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Dev { data_dir: "./data".into(), port: 4000 }) {
-        Command::Dev { data_dir, port } => tokio_main(dev(cli.config_dir, data_dir, port)),
-        Command::Router => router::run(&cli.config_dir.join("router.yaml")),
-        Command::Subgraph { name, database_url, host, port, router_url } => {
+    let default = Command::Dev { data_dir: "./data".into(), port: 4000, metrics_addr: ([127, 0, 0, 1], 9464).into() };
+    match cli.command.unwrap_or(default) {
+        Command::Dev { data_dir, port, metrics_addr } => tokio_main(dev(cli.config_dir, data_dir, port, metrics_addr)),
+        Command::Router { metrics_addr } => router::run_standalone(&cli.config_dir, &metrics_addr),
+        Command::Subgraph { name, database_url, host, port, router_url, metrics_addr } => {
             init_logging();
             let database_url = database_url.unwrap_or_else(|| format!("sqlite://data/{}.db?mode=rwc", name.name()));
-            tokio_main(run_subgraph(cli.config_dir, name, database_url, host, port.unwrap_or(name.default_port()), router_url))
+            let metrics_addr = metrics_addr.unwrap_or_else(|| format!("127.0.0.1:{}", name.default_port() + 5464));
+            let address = (host, port.unwrap_or(name.default_port()));
+            tokio_main(run_subgraph(cli.config_dir, name, database_url, address, router_url, metrics_addr))
         }
         Command::Compose { out } => compose::write(&out),
         Command::Check { path } => compose::check(&path),
@@ -200,7 +214,7 @@ fn init_logging() {
         .init();
 }
 
-async fn dev(config_dir: PathBuf, data_dir: PathBuf, port: u16) -> anyhow::Result<()> {
+async fn dev(config_dir: PathBuf, data_dir: PathBuf, port: u16, metrics_address: std::net::SocketAddr) -> anyhow::Result<()> {
     let running = supergraph::start(Options {
         storage: Storage::Sqlite(data_dir.clone()),
         router_port: port,
@@ -213,6 +227,7 @@ async fn dev(config_dir: PathBuf, data_dir: PathBuf, port: u16) -> anyhow::Resul
         bus: BusConfig::from_env(),
         settings: Settings::from_env()?,
         handler_layer: None,
+        metrics_address,
     })
     .await?;
     let customer = token::TokenRequest { subject: "customer-1", name: Some("Dev Customer"), scopes: &[], ttl: std::time::Duration::from_secs(7 * 86_400) };
@@ -222,6 +237,7 @@ async fn dev(config_dir: PathBuf, data_dir: PathBuf, port: u16) -> anyhow::Resul
     for subgraph in Subgraph::ALL {
         println!("  subgraph {:<9} {}", subgraph.name(), running.subgraphs[&subgraph].url);
     }
+    println!("  metrics (loopback only)   {}", running.metrics_url);
     println!("\nA customer token (7 days), for the Authorization header as `Bearer <token>`:\n{token}\n");
     println!("Ctrl-C stops everything.");
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
@@ -232,9 +248,9 @@ async fn run_subgraph(
     config_dir: PathBuf,
     subgraph: Subgraph,
     database_url: String,
-    host: String,
-    port: u16,
+    (host, port): (String, u16),
     router_url: String,
+    metrics_addr: String,
 ) -> anyhow::Result<()> {
     let bus_config = BusConfig::from_env();
     if matches!(bus_config, BusConfig::InProcess) {
@@ -245,6 +261,8 @@ async fn run_subgraph(
     let bus = Bus::connect(&bus_config).await?;
     let shared = Shared::new(&config_dir, &router_url, bus.clone(), Settings::from_env()?)?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let metrics = tokio::net::TcpListener::bind(&metrics_addr).await.with_context(|| format!("binding the metrics listener to {metrics_addr} (METRICS_ADDR)"))?;
+    tokio::spawn(kit::metrics::serve(metrics, shutdown.clone()));
     let (_db, stopped) = Serving::new(subgraph, database_url, &shared).spawn(listener, shutdown).await?;
     bus.open();
     tokio::signal::ctrl_c().await?;

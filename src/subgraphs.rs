@@ -65,10 +65,18 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Tokens verified with router-config/jwks.json; the graph read at `router_url`.
+    /// Tokens verified as router-config/router.yaml says; the graph read at
+    /// `router_url` with a service token: SERVICE_TOKEN (from the shop's
+    /// identity provider), or in dev one minted with the dev key.
     pub fn new(config_dir: &std::path::Path, router_url: &str, bus: Bus, settings: Settings) -> anyhow::Result<Self> {
-        let verifier = Arc::new(JwtVerifier::from_jwks_file(&config_dir.join("jwks.json"))?);
-        Ok(Shared { verifier, graph: GraphClient::new(router_url), bus, settings, handler_layer: None })
+        let auth = crate::auth::auth_config(&crate::auth::load_router_config(config_dir)?)?;
+        let verifier = Arc::new(JwtVerifier::new(auth)?);
+        let service_token = match std::env::var("SERVICE_TOKEN") {
+            Ok(token) => token,
+            Err(_) => crate::token::mint_service_token(config_dir)
+                .context("minting a dev service token (set SERVICE_TOKEN to your identity provider's)")?,
+        };
+        Ok(Shared { verifier, graph: GraphClient::new(router_url, Some(service_token)), bus, settings, handler_layer: None })
     }
 }
 

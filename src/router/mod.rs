@@ -1,6 +1,9 @@
 //! The router: Hive Router embedded as a library, with our plugins
 //! registered, configured by router-config/router.yaml.
 
+mod field_limit;
+mod landing;
+mod metrics;
 mod rate_limit;
 mod verify_token;
 
@@ -10,11 +13,21 @@ use anyhow::Context as _;
 use hive_router::{PluginRegistry, init_rustls_crypto_provider, ntex, router_entrypoint};
 use serde_yaml::Value;
 
-pub use rate_limit::RateLimit;
+pub use field_limit::FieldLimit;
+pub use landing::Landing;
+pub use metrics::Metrics;
+pub use rate_limit::{RateLimit, SERVICE_SCOPE};
 pub use verify_token::VerifyToken;
 
+/// Our plugins, in the order they run: landing answers paths outside the
+/// GraphQL endpoint; verify_token leaves the viewer that rate_limit counts by.
 fn plugins() -> PluginRegistry {
-    PluginRegistry::new().register::<VerifyToken>().register::<RateLimit>()
+    PluginRegistry::new()
+        .register::<Landing>()
+        .register::<VerifyToken>()
+        .register::<RateLimit>()
+        .register::<FieldLimit>()
+        .register::<Metrics>()
 }
 
 /// Runs the router on this thread until it is stopped (SIGINT or SIGTERM).
@@ -27,6 +40,50 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         .name("router")
         .build(ntex::rt::DefaultRuntime)
         .block_on(async { router_entrypoint(plugins()).await.map_err(|e| anyhow::anyhow!("router failed: {e}")) })
+}
+
+/// `supergraph router`: the router alone, in front of the subgraphs at
+/// PRODUCTS_URL, INVENTORY_URL, CART_URL, ORDERS_URL and REVIEWS_URL (each
+/// required), presenting GATEWAY_TOKEN to them (in dev, a token minted with
+/// the dev key), with its metrics on METRICS_ADDR.
+pub fn run_standalone(config_dir: &Path, metrics_address: &str) -> anyhow::Result<()> {
+    let mut subgraph_urls = Vec::new();
+    for subgraph in crate::subgraphs::Subgraph::ALL {
+        let variable = format!("{}_URL", subgraph.name().to_uppercase());
+        let url = std::env::var(&variable)
+            .with_context(|| format!("{variable} is not set: the router needs the {} subgraph's GraphQL URL", subgraph.name()))?;
+        subgraph_urls.push((subgraph.name().to_string(), url));
+    }
+    let gateway_token = match std::env::var("GATEWAY_TOKEN") {
+        Ok(token) => token,
+        Err(_) => crate::token::mint_gateway_token(config_dir)
+            .context("minting a dev gateway token (set GATEWAY_TOKEN to your identity provider's)")?,
+    };
+    let out = std::env::temp_dir().join(format!("commerce-router-{}.yaml", std::process::id()));
+    let deployment = Deployment { port: None, subgraph_urls: &subgraph_urls, log_level: None, rate_limit: None, gateway_token: &gateway_token };
+    write_config(config_dir, &out, &deployment)?;
+    spawn_metrics_listener(metrics_address)?;
+    run(&out)
+}
+
+/// Serves the process's metrics on `address`, on a thread of its own (the
+/// router's HTTP stack brings its own runtime).
+fn spawn_metrics_listener(address: &str) -> anyhow::Result<()> {
+    let listener = std::net::TcpListener::bind(address).with_context(|| format!("binding the metrics listener to {address} (METRICS_ADDR)"))?;
+    listener.set_nonblocking(true)?;
+    std::thread::Builder::new().name("metrics".into()).spawn(move || {
+        let served = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(anyhow::Error::from).and_then(|runtime| {
+            runtime.block_on(async {
+                // The listener lives as long as the process; nothing ever asks it to stop.
+                let (_keep, never) = tokio::sync::watch::channel(false);
+                kit::metrics::serve(tokio::net::TcpListener::from_std(listener)?, never).await
+            })
+        });
+        if let Err(error) = served {
+            tracing::error!(error = %format!("{error:#}"), "the metrics listener stopped");
+        }
+    })?;
+    Ok(())
 }
 
 /// Starts the router on a thread of its own: its HTTP stack (ntex) brings its
@@ -45,11 +102,14 @@ pub fn spawn(config_path: PathBuf) -> tokio::sync::oneshot::Receiver<anyhow::Res
 
 /// Where this process's router listens and finds its subgraphs.
 pub struct Deployment<'a> {
-    pub port: u16,
+    /// Replaces router.yaml's port (which PORT overrides too).
+    pub port: Option<u16>,
     pub subgraph_urls: &'a [(String, String)],
-    pub log_level: &'a str,
+    pub log_level: Option<&'a str>,
     /// Replaces router.yaml's per-client limit (requests per minute).
     pub rate_limit: Option<u64>,
+    /// What the router presents to the subgraphs in `x-gateway-token`.
+    pub gateway_token: &'a str,
 }
 
 /// Writes `out`: router-config/router.yaml with this deployment's port and
@@ -63,16 +123,32 @@ pub fn write_config(config_dir: &Path, out: &Path, deployment: &Deployment<'_>) 
 
     let supergraph = config["supergraph"]["path"].as_str().context("router.yaml names supergraph.path")?.to_string();
     config["supergraph"]["path"] = absolute(&supergraph).into();
-    config["http"]["port"] = u64::from(deployment.port).into();
-    config["log"]["level"] = deployment.log_level.into();
+    if let Some(port) = deployment.port {
+        config["http"]["port"] = u64::from(port).into();
+    }
+    if let Some(level) = deployment.log_level {
+        config["log"]["level"] = level.into();
+    }
     for (name, url) in deployment.subgraph_urls {
         config["override_subgraph_urls"]["subgraphs"][name.as_str()] = serde_yaml::from_str(&format!("url: {url:?}"))?;
     }
-    let jwks = config["plugins"]["verify_token"]["config"]["jwks_path"].as_str().context("verify_token.jwks_path")?.to_string();
-    config["plugins"]["verify_token"]["config"]["jwks_path"] = absolute(&jwks).into();
+    if let Some(providers) = config["jwt"]["jwks_providers"].as_sequence_mut() {
+        for provider in providers {
+            if let Some(path) = provider["path"].as_str().map(str::to_string) {
+                provider["path"] = absolute(&path).into();
+            }
+        }
+    }
     if let Some(limit) = deployment.rate_limit {
         config["plugins"]["rate_limit"]["config"]["requests_per_minute"] = limit.into();
     }
+    // The router presents itself to the subgraphs as their trusted gateway.
+    let gateway_token: Value = serde_yaml::from_str(&format!(
+        "insert: {{ name: {}, value: {:?} }}",
+        kit::server::GATEWAY_TOKEN_HEADER,
+        deployment.gateway_token
+    ))?;
+    config["headers"]["all"]["request"].as_sequence_mut().context("router.yaml has headers.all.request rules")?.push(gateway_token);
     std::fs::write(out, serde_yaml::to_string(&config)?).with_context(|| format!("writing {}", out.display()))?;
     Ok(())
 }

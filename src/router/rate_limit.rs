@@ -1,11 +1,17 @@
-//! Per-client rate limits: each client (its bearer token, else its IP
-//! address) may send `requests_per_minute` requests in a window that opens
-//! with its first request. Counted in memory by default, or in Redis when
-//! `redis_url` is set so that every router replica shares one budget. Over
-//! the limit: 429 with Retry-After, the seconds until the window closes.
+//! Per-client rate limits: each client may send `requests_per_minute`
+//! requests in a window that opens with its first request. A client is the
+//! verified subject of its token (left in the request's context by
+//! verify_token, so two tokens of one customer share one budget), or for
+//! anonymous callers their address, read from `X-Forwarded-For` only when the
+//! request comes through one of `trusted_proxies`. The subgraphs' own reads
+//! through the graph carry a service token (scope `service`) and have a
+//! budget of their own, `service_requests_per_minute`. Counted in memory by
+//! default, or in Redis when `redis_url` is set so that every router replica
+//! shares one budget. Over the limit: 429 with Retry-After, the seconds until
+//! the window closes.
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -14,14 +20,22 @@ use hive_router::ntex::http::{Response, StatusCode};
 use hive_router::plugins::hooks::on_http_request::{OnHttpRequestHookFuture, OnHttpRequestHookPayload};
 use hive_router::plugins::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
 use hive_router::plugins::plugin_trait::{RouterPlugin, StartHookPayload};
+use kit::Viewer;
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
 const WINDOW: Duration = Duration::from_secs(60);
 
+/// The scope of the service tokens subgraphs read the graph with.
+pub const SERVICE_SCOPE: &str = "service";
+
 #[derive(Deserialize)]
 pub struct RateLimitConfig {
     pub requests_per_minute: u64,
+    pub service_requests_per_minute: u64,
+    /// Proxies (load balancers) whose `X-Forwarded-For` is believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpAddr>,
     /// Shared counters for many router replicas, e.g. redis://127.0.0.1:6379.
     #[serde(default)]
     pub redis_url: Option<String>,
@@ -29,6 +43,8 @@ pub struct RateLimitConfig {
 
 pub struct RateLimit {
     limit: u64,
+    service_limit: u64,
+    trusted_proxies: Vec<IpAddr>,
     counters: Counters,
 }
 
@@ -81,18 +97,31 @@ impl Counters {
     }
 }
 
-/// Who a request counts against. Tokens are hashed so that no credential is
-/// kept in memory or written to Redis.
-fn client_key(authorization: Option<&[u8]>, peer: Option<std::net::IpAddr>) -> String {
-    match (authorization, peer) {
-        (Some(token), _) => {
-            let mut hasher = DefaultHasher::new();
-            token.hash(&mut hasher);
-            format!("token:{:016x}", hasher.finish())
-        }
-        (None, Some(ip)) => format!("ip:{ip}"),
-        (None, None) => "ip:unknown".to_string(),
+/// Who a request counts against, and with which budget.
+fn client_key(viewer: Option<&Viewer>, address: Option<IpAddr>) -> (String, bool) {
+    match viewer {
+        Some(Viewer::Authenticated(identity)) => (format!("subject:{}", identity.subject), identity.scopes.iter().any(|s| s == SERVICE_SCOPE)),
+        _ => (address.map_or_else(|| "address:unknown".to_string(), |ip| format!("address:{ip}")), false),
     }
+}
+
+/// The caller's address: the peer, unless the peer is a trusted proxy; then
+/// the nearest address in `X-Forwarded-For` that is not one of ours.
+fn client_address(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
+    let peer = peer?;
+    if !trusted_proxies.contains(&peer) {
+        return Some(peer);
+    }
+    let hops = forwarded_for.unwrap_or_default().split(',').rev().map(|hop| hop.trim().parse::<IpAddr>());
+    for hop in hops {
+        match hop {
+            Ok(address) if trusted_proxies.contains(&address) => continue,
+            Ok(address) => return Some(address),
+            // A forged or garbled entry: the proxy that added it is all we can trust.
+            Err(_) => return Some(peer),
+        }
+    }
+    Some(peer)
 }
 
 #[async_trait]
@@ -109,7 +138,12 @@ impl RouterPlugin for RateLimit {
             Some(url) => Counters::Redis { client: redis::Client::open(url)?, connection: OnceCell::new() },
             None => Counters::Memory(Mutex::new(HashMap::new())),
         };
-        payload.initialize_plugin(RateLimit { limit: config.requests_per_minute, counters })
+        payload.initialize_plugin(RateLimit {
+            limit: config.requests_per_minute,
+            service_limit: config.service_requests_per_minute,
+            trusted_proxies: config.trusted_proxies,
+            counters,
+        })
     }
 
     fn on_http_request<'req>(&'req self, payload: OnHttpRequestHookPayload<'req>) -> OnHttpRequestHookFuture<'req> {
@@ -118,7 +152,10 @@ impl RouterPlugin for RateLimit {
             if matches!(request.path(), "/health" | "/readiness") {
                 return payload.proceed();
             }
-            let client = client_key(request.headers().get("authorization").map(|v| v.as_bytes()), request.peer_addr().map(|a| a.ip()));
+            let forwarded_for = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+            let address = client_address(request.peer_addr().map(|a| a.ip()), forwarded_for, &self.trusted_proxies);
+            let (client, service) = client_key(payload.context.get_ref::<Viewer>().as_deref(), address);
+            let limit = if service { self.service_limit } else { self.limit };
             let usage = match self.counters.hit(&client, Instant::now()).await {
                 Ok(usage) => usage,
                 Err(error) => {
@@ -127,7 +164,7 @@ impl RouterPlugin for RateLimit {
                     return payload.proceed();
                 }
             };
-            if usage.count <= self.limit {
+            if usage.count <= limit {
                 return payload.proceed();
             }
             let body = serde_json::json!({
@@ -169,10 +206,25 @@ mod tests {
         assert!(usage.resets_in > Duration::ZERO && usage.resets_in <= WINDOW, "{usage:?}");
     }
 
+    fn viewer(subject: &str, scopes: &[&str]) -> Viewer {
+        Viewer::Authenticated(kit::auth::Identity { subject: subject.into(), name: None, scopes: scopes.iter().map(|s| s.to_string()).collect() })
+    }
+
     #[test]
-    fn tokens_are_keyed_by_hash_not_value() {
-        let key = client_key(Some(b"Bearer secret"), None);
-        assert!(key.starts_with("token:") && !key.contains("secret"));
-        assert_eq!(client_key(None, Some([127, 0, 0, 1].into())), "ip:127.0.0.1");
+    fn signed_in_callers_are_counted_by_subject_and_services_apart() {
+        let address = Some(IpAddr::from([10, 0, 0, 1]));
+        assert_eq!(client_key(Some(&viewer("ada", &[])), address), ("subject:ada".to_string(), false));
+        assert_eq!(client_key(Some(&viewer("cart", &[SERVICE_SCOPE])), address), ("subject:cart".to_string(), true));
+        assert_eq!(client_key(Some(&Viewer::Anonymous), address), ("address:10.0.0.1".to_string(), false));
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
+        let proxy: IpAddr = [10, 0, 0, 2].into();
+        let client: IpAddr = [203, 0, 113, 7].into();
+        assert_eq!(client_address(Some(client), Some("1.2.3.4"), &[proxy]), Some(client), "a client cannot name itself");
+        assert_eq!(client_address(Some(proxy), Some("1.2.3.4, 203.0.113.7"), &[proxy]), Some(client), "the hop the proxy saw");
+        assert_eq!(client_address(Some(proxy), Some("garbage"), &[proxy]), Some(proxy));
+        assert_eq!(client_address(Some(proxy), None, &[proxy]), Some(proxy));
     }
 }

@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use commerce_supergraph::subgraphs::Subgraph;
 use commerce_supergraph::supergraph::{self, Options, Storage, Supergraph};
-use commerce_supergraph::token::{self, TokenRequest};
+use commerce_supergraph::token::{self, Claims, TokenRequest};
 pub use faults::Faults;
 use events::BusConfig;
-use kit::auth::Claims;
 use kit::config::Settings;
 use serde_json::{Value, json};
 
@@ -49,6 +48,8 @@ pub struct TestApp {
     pub supergraph: Supergraph,
     http: reqwest::Client,
     work_dir: PathBuf,
+    storage: Storage,
+    bus: BusConfig,
     pub faults: Faults,
 }
 
@@ -64,11 +65,16 @@ pub fn test_settings() -> Settings {
 }
 
 pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
-    spawn_app_limited(backend, settings, None).await
+    spawn_app_configured(backend, settings, None, supergraph::config_dir()).await
 }
 
 /// The same, with the router's per-client rate limit replaced.
-pub async fn spawn_app_limited(backend: Backend, settings: Settings, settings_rate_limit: Option<u64>) -> TestApp {
+pub async fn spawn_app_limited(backend: Backend, settings: Settings, rate_limit: Option<u64>) -> TestApp {
+    spawn_app_configured(backend, settings, rate_limit, supergraph::config_dir()).await
+}
+
+/// The same, configured by the router.yaml, keys and operations in `config_dir`.
+pub async fn spawn_app_configured(backend: Backend, settings: Settings, rate_limit: Option<u64>, config_dir: PathBuf) -> TestApp {
     let faults = Faults::default();
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let work_dir = std::env::temp_dir().join(format!("commerce-test-{run_id}"));
@@ -88,25 +94,37 @@ pub async fn spawn_app_limited(backend: Backend, settings: Settings, settings_ra
         ),
     };
     let supergraph = supergraph::start(Options {
-        storage,
+        storage: storage.clone(),
         router_port: supergraph::free_port().expect("a free port"),
         fixed_ports: false,
         seed_products: Some(TEST_CATALOG),
-        config_dir: supergraph::config_dir(),
+        config_dir,
         work_dir: work_dir.clone(),
         log_level: "warn".into(),
-        rate_limit: settings_rate_limit,
-        bus,
+        rate_limit,
+        bus: bus.clone(),
         settings: settings.clone(),
         handler_layer: Some(faults.layer()),
+        metrics_address: ([127, 0, 0, 1], 0).into(),
     })
     .await
     .expect("the supergraph starts");
-    TestApp { supergraph, http: reqwest::Client::new(), work_dir, faults }
+    TestApp { supergraph, http: reqwest::Client::new(), work_dir, storage, bus, faults }
 }
 
+/// A test leaves nothing behind: its databases and its NATS stream are
+/// dropped when it ends, passed or failed.
 impl Drop for TestApp {
     fn drop(&mut self) {
+        let (storage, bus) = (self.storage.clone(), self.bus.clone());
+        let removed = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+            runtime.block_on(async { storage.remove().await.and(bus.remove().await) })
+        })
+        .join();
+        if !matches!(removed, Ok(Ok(()))) {
+            eprintln!("could not remove the test's databases or stream: {removed:?}");
+        }
         let _ = std::fs::remove_dir_all(&self.work_dir);
     }
 }

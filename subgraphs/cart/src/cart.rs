@@ -2,7 +2,7 @@
 //! cart while it is still OPEN, so an edit can never land on a cart that
 //! checkout has taken.
 
-use kit::db::{Db, ManyByKey, OneByKey, many_by_key, new_id, now, one_by_key};
+use kit::db::{Batches, Db, ManyByKey, OneByKey, many_by_key, new_id, now, one_by_key};
 use kit::domain::{Quantity, Sku};
 use sqlx::AnyConnection;
 
@@ -33,15 +33,14 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    pub fn new(db: &Db) -> Self {
+    pub fn new(db: &Db, batches: &Batches) -> Self {
         Loaders {
-            lines_by_cart: many_by_key(
-                db,
+            lines_by_cart: many_by_key(db, batches,
                 format!("SELECT {LINE_COLUMNS} FROM cart_lines WHERE cart_id IN ({{keys}}) ORDER BY cart_id, id"),
                 |row: &LineRow| &row.cart_id,
             ),
-            lines_by_id: one_by_key(db, format!("SELECT {LINE_COLUMNS} FROM cart_lines WHERE id IN ({{keys}})"), |row: &LineRow| &row.id),
-            carts_by_id: one_by_key(db, "SELECT id, customer_id FROM carts WHERE id IN ({keys})", |row: &CartRow| &row.id),
+            lines_by_id: one_by_key(db, batches, format!("SELECT {LINE_COLUMNS} FROM cart_lines WHERE id IN ({{keys}})"), |row: &LineRow| &row.id),
+            carts_by_id: one_by_key(db, batches, "SELECT id, customer_id FROM carts WHERE id IN ({keys})", |row: &CartRow| &row.id),
         }
     }
 }

@@ -30,21 +30,27 @@ pub fn migrator() -> sqlx::migrate::Migrator {
 pub type CartSchema = Schema<Query, Mutation, EmptySubscription>;
 
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation, EmptySubscription).enable_federation()
+    kit::limits::limit(Schema::build(Query, Mutation, EmptySubscription).enable_federation())
 }
 
 pub fn schema(db: Db, graph: GraphClient) -> CartSchema {
-    builder().data(cart::Loaders::new(&db)).data(db).data(graph).finish()
+    builder().data(db).data(graph).finish()
 }
 
 pub fn sdl() -> String {
     kit::server::sdl(&builder().finish())
 }
 
+/// What each request gets: the batch loaders, reading `db`.
+pub fn request_data(db: &Db) -> kit::server::RequestData {
+    let db = db.clone();
+    std::sync::Arc::new(move |request, batches| request.data(cart::Loaders::new(&db, batches)))
+}
+
 /// Serves the schema and follows checkout: a cart closes when ordered and reopens when the order fails.
 pub fn start(context: &Context) -> Service {
     Service {
-        app: kit::server::app(NAME, schema(context.db.clone(), context.graph.clone()), context.verifier.clone(), context.db.clone()),
+        app: kit::server::app(NAME, schema(context.db.clone(), context.graph.clone()), request_data(&context.db), context.verifier.clone(), context.db.clone()),
         handler: Some(Arc::new(events::CartEvents)),
         workers: vec![],
     }

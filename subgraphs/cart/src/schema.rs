@@ -5,6 +5,7 @@ use kit::auth::Viewer;
 use kit::db::Db;
 use kit::error::{ApiError, UserError};
 use kit::graph::GraphClient;
+use kit::server::Gateway;
 use kit::domain::{Quantity, Sku};
 use kit::money::{CurrencyCode, Money, MoneyInput};
 use serde::Deserialize;
@@ -16,9 +17,29 @@ use crate::cart::{self, CartEdit, CartRow, EditOutcome, LineRow, Loaders};
 /// other subgraphs as an entity; orders reads it at checkout.
 pub struct Cart {
     row: CartRow,
-    /// The catalog price of each line, in line order, when the router passed
-    /// them in (`@requires`); needed only by `subtotal`.
-    line_prices: Option<Vec<Option<MoneyInput>>>,
+    /// The catalog price of each line, in line order (`@requires`); needed only by `subtotal`.
+    line_prices: Prices<Vec<Option<MoneyInput>>>,
+}
+
+/// Where the prices of a total come from.
+enum Prices<T> {
+    /// Not passed in: the field was asked for outside an entity fetch.
+    Missing,
+    /// Passed in by a trusted gateway, which read them from the catalog.
+    Passed(T),
+    /// Passed in by a caller that could have made them up: the catalog is asked instead.
+    FromCatalog,
+}
+
+impl<T> Prices<T> {
+    /// Prices as a representation brought them, believed only from a trusted gateway.
+    fn from_representation(ctx: &Context<'_>, prices: Option<T>) -> Self {
+        match prices {
+            None => Prices::Missing,
+            Some(prices) if ctx.data_unchecked::<Gateway>().trusted => Prices::Passed(prices),
+            Some(_) => Prices::FromCatalog,
+        }
+    }
 }
 
 #[Object]
@@ -33,21 +54,26 @@ impl Cart {
     }
 
     /// Lines in the order they were first added.
+    #[graphql(directive = kit::directives::listSize::apply(Some(50), None, None))]
     async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<CartLine>> {
-        Ok(lines_of(ctx, &self.row.id).await?.into_iter().map(|row| CartLine { row, price: None }).collect())
+        Ok(lines_of(ctx, &self.row.id).await?.into_iter().map(|row| CartLine { row, price: Prices::Missing }).collect())
     }
 
     /// Sum of the line totals at the catalog's current prices.
     #[graphql(requires = "lines { variant { price { amount currencyCode } } }")]
     async fn subtotal(&self, ctx: &Context<'_>) -> Result<Money> {
         let lines = lines_of(ctx, &self.row.id).await?;
-        let prices = self.line_prices.as_ref().ok_or_else(missing_prices)?;
+        let prices = match &self.line_prices {
+            Prices::Missing => return Err(missing_prices().into()),
+            Prices::Passed(prices) => prices.clone(),
+            Prices::FromCatalog => catalog_prices(ctx, lines.iter().map(|line| line.sku.as_str())).await?,
+        };
         if prices.len() != lines.len() {
             return Err(ApiError::BadUserInput("the cart changed while it was being read; ask again".into()).into());
         }
         let totals = lines
             .iter()
-            .zip(prices)
+            .zip(&prices)
             .map(|(line, price)| line_total(line, price.as_ref()))
             .collect::<Result<Vec<Money>, ApiError>>()?;
         // An empty cart costs nothing, in the shop's default currency.
@@ -60,7 +86,7 @@ impl Cart {
 /// variant's current price for `lineTotal`.
 pub struct CartLine {
     row: LineRow,
-    price: Option<MoneyInput>,
+    price: Prices<Option<MoneyInput>>,
 }
 
 #[Object]
@@ -79,8 +105,13 @@ impl CartLine {
 
     /// quantity × the variant's current catalog price.
     #[graphql(requires = "variant { price { amount currencyCode } }")]
-    async fn line_total(&self) -> Result<Money> {
-        Ok(line_total(&self.row, self.price.as_ref())?)
+    async fn line_total(&self, ctx: &Context<'_>) -> Result<Money> {
+        let price = match &self.price {
+            Prices::Missing => return Err(missing_prices().into()),
+            Prices::Passed(price) => *price,
+            Prices::FromCatalog => catalog_prices(ctx, [self.row.sku.as_str()]).await?.remove(0),
+        };
+        Ok(line_total(&self.row, price.as_ref())?)
     }
 }
 
@@ -133,7 +164,7 @@ impl CartPayload {
     }
 
     fn of(row: CartRow) -> Self {
-        CartPayload { cart: Some(Cart { row, line_prices: None }), user_errors: vec![] }
+        CartPayload { cart: Some(Cart { row, line_prices: Prices::Missing }), user_errors: vec![] }
     }
 }
 
@@ -162,7 +193,7 @@ impl Query {
     async fn cart(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Cart>> {
         let viewer = ctx.data_unchecked::<Viewer>();
         let cart = find_cart(ctx, &id).await?.filter(|cart| visible_to(cart, viewer));
-        Ok(cart.map(|row| Cart { row, line_prices: None }))
+        Ok(cart.map(|row| Cart { row, line_prices: Prices::Missing }))
     }
 
     #[graphql(entity)]
@@ -174,8 +205,8 @@ impl Query {
     ) -> Result<Option<Cart>> {
         let viewer = ctx.data_unchecked::<Viewer>();
         let cart = find_cart(ctx, &id).await?.filter(|cart| visible_to(cart, viewer));
-        let line_prices = lines.map(|lines| lines.into_iter().map(|l| l.variant.and_then(|v| v.price)).collect());
-        Ok(cart.map(|row| Cart { row, line_prices }))
+        let passed = lines.map(|lines| lines.into_iter().map(|l| l.variant.and_then(|v| v.price)).collect());
+        Ok(cart.map(|row| Cart { row, line_prices: Prices::from_representation(ctx, passed) }))
     }
 
     #[graphql(entity)]
@@ -186,8 +217,16 @@ impl Query {
         variant: Option<VariantPriceRepresentation>,
     ) -> Result<Option<CartLine>> {
         let loaders = ctx.data_unchecked::<Loaders>();
-        let line = loaders.lines_by_id.load_one(id.0).await.map_err(ApiError::from)?;
-        Ok(line.map(|row| CartLine { row, price: variant.and_then(|v| v.price) }))
+        let Some(row) = loaders.lines_by_id.load_one(id.0).await.map_err(ApiError::from)? else {
+            return Ok(None);
+        };
+        // A line is seen by whoever may see its cart, as through `cart(id)`.
+        let viewer = ctx.data_unchecked::<Viewer>();
+        if !find_cart(ctx, &row.cart_id).await?.is_some_and(|cart| visible_to(&cart, viewer)) {
+            return Ok(None);
+        }
+        let passed = variant.map(|v| v.price);
+        Ok(Some(CartLine { row, price: Prices::from_representation(ctx, passed) }))
     }
 }
 
@@ -255,6 +294,39 @@ async fn edit(ctx: &Context<'_>, cart_id: &str, change: CartEdit<'_>) -> Result<
         }
         EditOutcome::QuantityLimit => CartPayload::failed(Quantity::invalid("quantity")),
     })
+}
+
+/// The catalog's current price of each sku, in the order asked, through the router.
+async fn catalog_prices<'s>(ctx: &Context<'_>, skus: impl IntoIterator<Item = &'s str>) -> Result<Vec<Option<MoneyInput>>, ApiError> {
+    #[derive(Deserialize)]
+    struct Data {
+        variants: Vec<Option<PricedVariant>>,
+    }
+    #[derive(Deserialize)]
+    struct PricedVariant {
+        price: PriceView,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct PriceView {
+        amount: String,
+        currency_code: String,
+    }
+    let skus: Vec<&str> = skus.into_iter().collect();
+    let data: Data = ctx
+        .data_unchecked::<GraphClient>()
+        .query("query ($skus: [ID!]!) { variants(skus: $skus) { price { amount currencyCode } } }", serde_json::json!({ "skus": skus }), None)
+        .await?;
+    data.variants
+        .into_iter()
+        .map(|variant| {
+            let Some(variant) = variant else { return Ok(None) };
+            let unreadable = || ApiError::Internal(anyhow::anyhow!("the catalog sent an unreadable price"));
+            let amount = kit::money::Decimal::parse(&variant.price.amount).ok_or_else(unreadable)?;
+            let currency_code = CurrencyCode::parse(&variant.price.currency_code).ok_or_else(unreadable)?;
+            Ok(Some(MoneyInput { amount, currency_code }))
+        })
+        .collect()
 }
 
 /// Asks the catalog, through the router, whether the sku exists.

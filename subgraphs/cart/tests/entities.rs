@@ -1,7 +1,10 @@
 //! The entities cart owns, resolved the way the router asks for them, with
-//! the catalog prices the router passes in through `@requires`.
+//! the catalog prices the router passes in through `@requires`, for their
+//! owner and for strangers: each obeys the rule of `cart(id)`.
 
 use kit::graph::GraphClient;
+use kit::auth::Viewer;
+use kit::server::RequestData;
 use kit::testing::{customer, execute, memory_db};
 use serde_json::{Value, json};
 
@@ -9,7 +12,7 @@ const ENTITIES: &str = "query ($r: [_Any!]!) { _entities(representations: $r) { 
     ... on Cart { id itemCount subtotal { amount currencyCode } } \
     ... on CartLine { id quantity lineTotal { amount currencyCode } } } }";
 
-async fn customer_cart_with_two_lines() -> (cart::CartSchema, String, Vec<String>) {
+async fn customer_cart_with_two_lines() -> (cart::CartSchema, RequestData, String, Vec<String>) {
     let db = memory_db(vec![events::migrator(), cart::migrator()]).await;
     let created: (String,) = sqlx::query_as("INSERT INTO carts (id, customer_id, status, created_at, updated_at) VALUES ('c1', 'owner', 'OPEN', 't', 't') RETURNING id")
         .fetch_one(&db)
@@ -24,7 +27,8 @@ async fn customer_cart_with_two_lines() -> (cart::CartSchema, String, Vec<String
             .await
             .unwrap();
     }
-    (cart::schema(db, GraphClient::new("http://127.0.0.1:9/unused")), created.0, vec!["l1".into(), "l2".into()])
+    let schema = cart::schema(db.clone(), GraphClient::new("http://127.0.0.1:9/unused", None));
+    (schema, cart::request_data(&db), created.0, vec!["l1".into(), "l2".into()])
 }
 
 fn price(amount: &str) -> Value {
@@ -33,23 +37,24 @@ fn price(amount: &str) -> Value {
 
 #[tokio::test]
 async fn cart_subtotal_uses_the_prices_passed_in() {
-    let (schema, cart, _) = customer_cart_with_two_lines().await;
+    let (schema, request_data, cart, _) = customer_cart_with_two_lines().await;
     let representation = json!({ "__typename": "Cart", "id": cart, "lines": [{ "variant": price("10.00") }, { "variant": price("2.50") }] });
-    let body = execute(&schema, ENTITIES, json!({ "r": [representation] }), customer("owner")).await;
+    let body = execute(&schema, &request_data, ENTITIES, json!({ "r": [representation] }), customer("owner")).await;
     assert_eq!(
         body["data"]["_entities"],
         json!([{ "id": "c1", "itemCount": 3, "subtotal": { "amount": "22.50", "currencyCode": "USD" } }]),
         "{body}"
     );
-    let body = execute(&schema, ENTITIES, json!({ "r": [representation] }), customer("someone-else")).await;
+    let body = execute(&schema, &request_data, ENTITIES, json!({ "r": [representation] }), customer("someone-else")).await;
     assert_eq!(body["data"]["_entities"], json!([null]), "another customer's cart resolves to nothing");
 }
 
 #[tokio::test]
 async fn cart_line_total_uses_the_price_passed_in() {
-    let (schema, _, lines) = customer_cart_with_two_lines().await;
+    let (schema, request_data, _, lines) = customer_cart_with_two_lines().await;
     let body = execute(
         &schema,
+        &request_data,
         ENTITIES,
         json!({ "r": [{ "__typename": "CartLine", "id": lines[0], "variant": price("10.00") }] }),
         customer("owner"),
@@ -60,4 +65,16 @@ async fn cart_line_total_uses_the_price_passed_in() {
         json!([{ "id": "l1", "quantity": 2, "lineTotal": { "amount": "20.00", "currencyCode": "USD" } }]),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn cart_line_is_seen_only_by_whoever_may_see_its_cart() {
+    let (schema, request_data, _, lines) = customer_cart_with_two_lines().await;
+    let representations = json!({ "r": [{ "__typename": "CartLine", "id": lines[1], "variant": price("2.50") }] });
+    for stranger in [customer("someone-else"), Viewer::Anonymous] {
+        let body = execute(&schema, &request_data, ENTITIES, representations.clone(), stranger).await;
+        assert_eq!(body["data"]["_entities"], json!([null]), "{body}");
+    }
+    let body = execute(&schema, &request_data, ENTITIES, representations, customer("owner")).await;
+    assert_eq!(body["data"]["_entities"][0]["quantity"], 1, "{body}");
 }

@@ -26,6 +26,21 @@ pub enum BusConfig {
 }
 
 impl BusConfig {
+    /// Deletes the NATS stream of this namespace, for a test or a benchmark
+    /// that is done with it (the in-process bus keeps nothing).
+    pub async fn remove(&self) -> anyhow::Result<()> {
+        if let BusConfig::Nats { url, namespace, .. } = self {
+            let client = async_nats::connect(url.as_str()).await.with_context(|| format!("connecting to NATS at {url}"))?;
+            let stream = namespace.to_uppercase();
+            match jetstream::new(client).delete_stream(&stream).await {
+                Ok(_) => {}
+                Err(error) if error.to_string().contains("not found") => {}
+                Err(error) => return Err(anyhow!("deleting the {stream} stream: {error}")),
+            }
+        }
+        Ok(())
+    }
+
     /// From `EVENT_BUS`: unset or "in-process", or a nats:// URL.
     pub fn from_env() -> Self {
         match std::env::var("EVENT_BUS") {

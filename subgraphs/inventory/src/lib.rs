@@ -33,15 +33,21 @@ pub fn migrator() -> sqlx::migrate::Migrator {
 pub type InventorySchema = Schema<Query, Mutation, EmptySubscription>;
 
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation, EmptySubscription).enable_federation()
+    kit::limits::limit(Schema::build(Query, Mutation, EmptySubscription).enable_federation())
 }
 
 pub fn schema(db: Db) -> InventorySchema {
-    builder().data(stock::Loaders::new(&db)).data(db).finish()
+    builder().data(db).finish()
 }
 
 pub fn sdl() -> String {
     kit::server::sdl(&builder().finish())
+}
+
+/// What each request gets: the batch loaders, reading `db`.
+pub fn request_data(db: &Db) -> kit::server::RequestData {
+    let db = db.clone();
+    std::sync::Arc::new(move |request, batches| request.data(stock::Loaders::new(&db, batches)))
 }
 
 /// Serves the schema, consumes the saga's events, and sweeps for reservations past their TTL.
@@ -55,7 +61,7 @@ pub fn start(context: &Context) -> Service {
         }
     });
     Service {
-        app: kit::server::app(NAME, schema(context.db.clone()), context.verifier.clone(), context.db.clone()),
+        app: kit::server::app(NAME, schema(context.db.clone()), request_data(&context.db), context.verifier.clone(), context.db.clone()),
         handler: Some(Arc::new(events::InventoryEvents { reservation_ttl: context.settings.reservation_ttl })),
         workers: vec![sweep.boxed()],
     }

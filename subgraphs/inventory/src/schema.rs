@@ -10,7 +10,7 @@ use kit::domain::{IdempotencyKey, Sku};
 use crate::stock::{self, AdjustOutcome, Adjustment, Loaders, Stock};
 
 /// The largest single adjustment accepted: a typo guard, not a business rule.
-const MAX_DELTA: i32 = 1_000_000;
+const MAX_DELTA: u32 = 1_000_000;
 const MAX_REASON_LENGTH: usize = 200;
 
 #[derive(SimpleObject, Clone, Copy)]
@@ -123,6 +123,7 @@ impl Mutation {
     /// Adds `delta` (negative to remove) to a sku's on-hand stock (scope
     /// inventory:write). Available stock never goes below zero; the same
     /// idempotencyKey applies the adjustment once.
+    #[graphql(requires_scopes = "inventory:write")]
     async fn adjust_stock(
         &self,
         ctx: &Context<'_>,
@@ -133,7 +134,7 @@ impl Mutation {
     ) -> Result<VariantPayload> {
         let viewer = ctx.data_unchecked::<Viewer>();
         viewer.require_scope("inventory:write")?;
-        if delta == 0 || delta.abs() > MAX_DELTA {
+        if delta == 0 || delta.unsigned_abs() > MAX_DELTA {
             return Ok(VariantPayload::failed(UserError::new(
                 "INVALID_DELTA",
                 "delta",

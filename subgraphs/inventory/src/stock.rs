@@ -1,7 +1,7 @@
 //! Stock per sku. Every change is a conditional update, never a read followed
 //! by a write, so concurrent requests cannot take stock below zero.
 
-use kit::db::{Db, OneByKey, now, one_by_key};
+use kit::db::{Batches, Db, OneByKey, now, one_by_key};
 use kit::domain::{IdempotencyKey, Sku};
 use kit::idempotency::{Keyed, Recalled};
 
@@ -35,9 +35,9 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    pub fn new(db: &Db) -> Self {
+    pub fn new(db: &Db, batches: &Batches) -> Self {
         Loaders {
-            stock_by_sku: one_by_key(db, "SELECT sku, on_hand, reserved FROM stock_levels WHERE sku IN ({keys})", |row: &StockRow| &row.sku),
+            stock_by_sku: one_by_key(db, batches, "SELECT sku, on_hand, reserved FROM stock_levels WHERE sku IN ({keys})", |row: &StockRow| &row.sku),
         }
     }
 }

@@ -1,48 +1,71 @@
-//! Token verification. The router validates every JWT, and each subgraph
-//! verifies it again with the same public keys: a subgraph never trusts a bare
-//! user header, because anything that reaches its port could have set one.
+//! Token verification, with the shop's own identity provider. The router
+//! verifies every JWT, and each subgraph verifies it again with the same
+//! configuration (router-config/router.yaml's `jwt` block): a subgraph never
+//! trusts a bare user header, because anything that reaches its port could
+//! have set one.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use axum::http::HeaderMap;
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
-use serde::{Deserialize, Serialize};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use serde_json::Value;
+use tokio::sync::{Mutex, RwLock};
 
 use crate::error::ApiError;
 
-pub const ISSUER: &str = "commerce-supergraph";
-pub const AUDIENCE: &str = "commerce-storefront";
+/// Where the public keys come from.
+#[derive(Clone, Debug)]
+pub enum JwksSource {
+    /// A JWKS document on disk, read once.
+    File(PathBuf),
+    /// The identity provider's JWKS endpoint: fetched at start, again every
+    /// `refresh`, and at once (at most every second) when a token names a key
+    /// the cached set does not have, so a rotated key works immediately.
+    Url { url: String, refresh: Duration },
+}
 
-/// The claims every token of this shop carries.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Claims {
-    /// Customer id for shoppers; staff or partner id for back-office tokens.
-    pub sub: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+/// How tokens are verified.
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    pub jwks: Vec<JwksSource>,
+    /// Accepted `iss` values; empty accepts any.
+    pub issuers: Vec<String>,
+    /// Accepted `aud` values (a token needs one of them); empty accepts any.
+    pub audiences: Vec<String>,
+    pub algorithms: Vec<Algorithm>,
+    /// Clock skew allowed on `exp` and `nbf`.
+    pub leeway: Duration,
+    /// The claim holding the scopes (a space-separated string or a list);
+    /// by default `scope`, then `scp`, then `scopes`.
+    pub scopes_claim: Option<String>,
+}
+
+/// Who a verified token says is calling.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// Customer id for shoppers; staff, partner or service id for the others.
+    pub subject: String,
     pub name: Option<String>,
-    /// Space-separated OAuth scopes, e.g. "catalog:write inventory:write".
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub scope: String,
-    pub iss: String,
-    pub aud: String,
-    pub iat: i64,
-    pub exp: i64,
+    pub scopes: Vec<String>,
 }
 
 /// Who is asking: put into every GraphQL request's data by the server.
 #[derive(Clone, Debug)]
 pub enum Viewer {
     Anonymous,
-    Authenticated(Claims),
+    Authenticated(Identity),
 }
 
 impl Viewer {
     /// The signed-in subject, or UNAUTHENTICATED.
     pub fn subject(&self) -> Result<&str, ApiError> {
         match self {
-            Viewer::Authenticated(claims) => Ok(&claims.sub),
+            Viewer::Authenticated(identity) => Ok(&identity.subject),
             Viewer::Anonymous => Err(ApiError::unauthenticated()),
         }
     }
@@ -53,7 +76,7 @@ impl Viewer {
 
     pub fn display_name(&self) -> Option<&str> {
         match self {
-            Viewer::Authenticated(claims) => claims.name.as_deref(),
+            Viewer::Authenticated(identity) => identity.name.as_deref(),
             Viewer::Anonymous => None,
         }
     }
@@ -62,7 +85,7 @@ impl Viewer {
     pub fn require_scope(&self, scope: &str) -> Result<(), ApiError> {
         match self {
             Viewer::Anonymous => Err(ApiError::Unauthenticated(format!("a token with scope {scope} is required"))),
-            Viewer::Authenticated(claims) if claims.scope.split(' ').any(|s| s == scope) => Ok(()),
+            Viewer::Authenticated(identity) if identity.scopes.iter().any(|s| s == scope) => Ok(()),
             Viewer::Authenticated(_) => Err(ApiError::Forbidden(format!("this operation needs scope {scope}"))),
         }
     }
@@ -72,38 +95,67 @@ impl Viewer {
     }
 }
 
-/// Verifies ES256 tokens against a JWKS document (router-config/jwks.json).
+/// The least time between two fetches of a JWKS endpoint caused by unknown
+/// keys, so a flood of forged key ids cannot make us flood the provider.
+const UNKNOWN_KEY_REFETCH: Duration = Duration::from_secs(1);
+
+struct KeyCache {
+    keys: Vec<Jwk>,
+    /// When the endpoints were last fetched (None: never).
+    fetched_at: Option<Instant>,
+}
+
+/// How long a verified token is remembered: every request of a page (and
+/// every subgraph fetch of it) carries the same token, and a signature check
+/// costs far more than a lookup.
+const VERIFIED_FOR: Duration = Duration::from_secs(5);
+/// Tokens remembered at most; the memory is emptied when full.
+const VERIFIED_CAPACITY: usize = 10_000;
+
+/// Verifies tokens as `AuthConfig` says.
 pub struct JwtVerifier {
-    keys: JwkSet,
-    validation: Validation,
+    config: AuthConfig,
+    /// Keys read from files, which never change.
+    file_keys: Vec<Jwk>,
+    remote: RwLock<KeyCache>,
+    refreshing: Mutex<()>,
+    http: reqwest::Client,
+    /// Tokens verified lately, with when to verify them again.
+    verified: std::sync::Mutex<HashMap<String, (Identity, Instant)>>,
 }
 
 impl JwtVerifier {
-    pub fn from_jwks_file(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading JWKS {}", path.display()))?;
-        Self::from_jwks_json(&text)
-    }
-
-    pub fn from_jwks_json(text: &str) -> anyhow::Result<Self> {
-        let keys: JwkSet = serde_json::from_str(text).context("parsing JWKS")?;
-        let mut validation = Validation::new(jsonwebtoken::Algorithm::ES256);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 5;
-        Ok(JwtVerifier { keys, validation })
+    /// Reads the key files (an error when one is missing or malformed); the
+    /// endpoints are fetched with the first token.
+    pub fn new(config: AuthConfig) -> anyhow::Result<Self> {
+        let mut file_keys = Vec::new();
+        for source in &config.jwks {
+            if let JwksSource::File(path) = source {
+                let text = std::fs::read_to_string(path).with_context(|| format!("reading JWKS {}", path.display()))?;
+                let set: JwkSet = serde_json::from_str(&text).with_context(|| format!("parsing JWKS {}", path.display()))?;
+                file_keys.extend(set.keys);
+            }
+        }
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().context("building the JWKS client")?;
+        Ok(JwtVerifier {
+            config,
+            file_keys,
+            remote: RwLock::new(KeyCache { keys: Vec::new(), fetched_at: None }),
+            refreshing: Mutex::new(()),
+            http,
+            verified: std::sync::Mutex::default(),
+        })
     }
 
     /// Anonymous without an Authorization header; UNAUTHENTICATED for any
-    /// token that does not verify (bad signature, expired, wrong issuer or
-    /// audience, malformed).
-    pub fn viewer_from_headers(&self, headers: &HeaderMap) -> Result<Viewer, ApiError> {
-        self.viewer_from_authorization(headers.get(axum::http::header::AUTHORIZATION).map(|v| v.as_bytes()))
+    /// token that does not verify.
+    pub async fn viewer_from_headers(&self, headers: &HeaderMap) -> Result<Viewer, ApiError> {
+        self.viewer_from_authorization(headers.get(axum::http::header::AUTHORIZATION).map(|v| v.as_bytes())).await
     }
 
     /// The same, from the raw Authorization header value (the router's HTTP
     /// stack has its own header types).
-    pub fn viewer_from_authorization(&self, value: Option<&[u8]>) -> Result<Viewer, ApiError> {
+    pub async fn viewer_from_authorization(&self, value: Option<&[u8]>) -> Result<Viewer, ApiError> {
         let Some(value) = value else {
             return Ok(Viewer::Anonymous);
         };
@@ -111,20 +163,193 @@ impl JwtVerifier {
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| ApiError::Unauthenticated("the Authorization header must be `Bearer <token>`".into()))?;
-        self.verify(token).map(Viewer::Authenticated)
+        self.verify(token).await.map(Viewer::Authenticated)
     }
 
-    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        let invalid = |reason: String| ApiError::Unauthenticated(format!("invalid token: {reason}"));
-        let header = decode_header(token).map_err(|e| invalid(e.to_string()))?;
-        let jwk = match header.kid.as_deref() {
-            Some(kid) => self.keys.find(kid),
-            None => self.keys.keys.first(),
+    /// Verifies signature, algorithm, issuer, audience, `exp` and `nbf`
+    /// (with the leeway), and a non-empty subject.
+    pub async fn verify(&self, token: &str) -> Result<Identity, ApiError> {
+        if let Some(identity) = self.remembered(token) {
+            return Ok(identity);
         }
-        .ok_or_else(|| invalid("unknown signing key".into()))?;
-        let key = DecodingKey::from_jwk(jwk).map_err(|e| invalid(e.to_string()))?;
-        decode::<Claims>(token, &key, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|e| invalid(e.to_string()))
+        let (identity, expires_at) = self.verify_signed(token).await?;
+        let until = Instant::now() + VERIFIED_FOR;
+        let mut verified = self.verified.lock().expect("no code panics while holding the token memory");
+        if verified.len() >= VERIFIED_CAPACITY {
+            verified.clear();
+        }
+        if let Some(until) = expires_at.map(|expires| until.min(expires)) {
+            verified.insert(token.to_string(), (identity.clone(), until));
+        }
+        Ok(identity)
+    }
+
+    fn remembered(&self, token: &str) -> Option<Identity> {
+        let verified = self.verified.lock().expect("no code panics while holding the token memory");
+        verified.get(token).filter(|(_, until)| Instant::now() < *until).map(|(identity, _)| identity.clone())
+    }
+
+    /// The identity and, as an instant, when the token expires (None when already past).
+    async fn verify_signed(&self, token: &str) -> Result<(Identity, Option<Instant>), ApiError> {
+        let header = decode_header(token).map_err(|_| invalid("it is not a JWT"))?;
+        if !self.config.algorithms.contains(&header.alg) {
+            return Err(invalid(&format!("tokens signed with {:?} are not accepted", header.alg)));
+        }
+        if self.keys_are_stale().await {
+            self.refresh(None).await;
+        }
+        let jwk = match self.find_key(header.kid.as_deref(), header.alg).await {
+            Some(jwk) => jwk,
+            None => {
+                self.refresh(header.kid.as_deref()).await;
+                self.find_key(header.kid.as_deref(), header.alg).await.ok_or_else(|| invalid("it is signed with an unknown key"))?
+            }
+        };
+        let key = DecodingKey::from_jwk(&jwk).map_err(|_| invalid("its signing key cannot be used"))?;
+        let claims = decode::<HashMap<String, Value>>(token, &key, &self.validation(header.alg)).map_err(|e| invalid(reason(e.kind())))?.claims;
+        let subject = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
+        if subject.trim().is_empty() {
+            return Err(invalid("its subject is empty"));
+        }
+        let identity = Identity {
+            subject: subject.to_string(),
+            name: claims.get("name").and_then(Value::as_str).map(str::to_string),
+            scopes: self.scopes(&claims),
+        };
+        let seconds_left = claims.get("exp").and_then(Value::as_i64).unwrap_or_default() - chrono::Utc::now().timestamp();
+        let expires_at = u64::try_from(seconds_left).ok().map(|seconds| Instant::now() + Duration::from_secs(seconds));
+        Ok((identity, expires_at))
+    }
+
+    fn validation(&self, algorithm: Algorithm) -> Validation {
+        let mut validation = Validation::new(algorithm);
+        let mut required = vec!["exp", "sub"];
+        if !self.config.issuers.is_empty() {
+            validation.set_issuer(&self.config.issuers);
+            required.push("iss");
+        }
+        if self.config.audiences.is_empty() {
+            validation.validate_aud = false;
+        } else {
+            validation.set_audience(&self.config.audiences);
+            required.push("aud");
+        }
+        validation.set_required_spec_claims(&required);
+        validation.validate_nbf = true;
+        validation.leeway = self.config.leeway.as_secs();
+        validation
+    }
+
+    fn scopes(&self, claims: &HashMap<String, Value>) -> Vec<String> {
+        let names = match &self.config.scopes_claim {
+            Some(name) => vec![name.as_str()],
+            None => vec!["scope", "scp", "scopes"],
+        };
+        let Some(value) = names.iter().find_map(|name| claims.get(*name)) else {
+            return Vec::new();
+        };
+        match value {
+            Value::String(text) => text.split_whitespace().map(str::to_string).collect(),
+            Value::Array(items) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The key named `kid`, or without a kid the first key for `algorithm`;
+    /// a key that declares another algorithm is never used.
+    async fn find_key(&self, kid: Option<&str>, algorithm: Algorithm) -> Option<Jwk> {
+        let remote = self.remote.read().await;
+        let suits = |jwk: &&Jwk| {
+            let named = match kid {
+                Some(kid) => jwk.common.key_id.as_deref() == Some(kid),
+                None => true,
+            };
+            let algorithm_matches = jwk.common.key_algorithm.is_none_or(|declared| declared == algorithm.into());
+            named && algorithm_matches
+        };
+        self.file_keys.iter().chain(&remote.keys).find(suits).cloned()
+    }
+
+    /// Fetches the endpoints again when they were never fetched, when their
+    /// keys are stale, or for an unknown `kid` when the last fetch is more
+    /// than a second old. Concurrent callers wait for one fetch.
+    async fn refresh(&self, unknown_kid: Option<&str>) {
+        let urls: Vec<(&str, Duration)> = self
+            .config
+            .jwks
+            .iter()
+            .filter_map(|source| match source {
+                JwksSource::Url { url, refresh } => Some((url.as_str(), *refresh)),
+                JwksSource::File(_) => None,
+            })
+            .collect();
+        if urls.is_empty() {
+            return;
+        }
+        let _one_at_a_time = self.refreshing.lock().await;
+        let due = {
+            let cache = self.remote.read().await;
+            match cache.fetched_at {
+                None => true,
+                Some(at) => {
+                    let stale = urls.iter().any(|(_, refresh)| at.elapsed() >= *refresh);
+                    stale || (unknown_kid.is_some() && at.elapsed() >= UNKNOWN_KEY_REFETCH)
+                }
+            }
+        };
+        if !due {
+            return;
+        }
+        let mut keys = Vec::new();
+        for (url, _) in &urls {
+            match self.fetch(url).await {
+                Ok(set) => keys.extend(set.keys),
+                Err(error) => {
+                    tracing::warn!(%url, error = %format!("{error:#}"), "fetching the JWKS failed; keeping the keys we have");
+                    return;
+                }
+            }
+        }
+        *self.remote.write().await = KeyCache { keys, fetched_at: Some(Instant::now()) };
+    }
+
+    async fn fetch(&self, url: &str) -> anyhow::Result<JwkSet> {
+        let response = self.http.get(url).send().await.context("requesting the JWKS")?.error_for_status()?;
+        response.json().await.context("reading the JWKS")
+    }
+
+    /// True when fetched keys are older than a source's refresh interval:
+    /// keys stay fresh with the traffic, without a timer of their own.
+    async fn keys_are_stale(&self) -> bool {
+        let fetched_at = self.remote.read().await.fetched_at;
+        self.config.jwks.iter().any(|source| match source {
+            JwksSource::Url { refresh, .. } => fetched_at.is_none_or(|at| at.elapsed() >= *refresh),
+            JwksSource::File(_) => false,
+        })
+    }
+}
+
+fn invalid(reason: &str) -> ApiError {
+    ApiError::Unauthenticated(format!("invalid token: {reason}"))
+}
+
+/// Why a token failed, in words a client developer can act on (never the
+/// library's own text, which names its internals).
+fn reason(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::ExpiredSignature => "it has expired",
+        ErrorKind::ImmatureSignature => "it is not valid yet (nbf)",
+        ErrorKind::InvalidIssuer => "its issuer is not trusted",
+        ErrorKind::InvalidAudience => "it is not meant for this shop (aud)",
+        ErrorKind::InvalidSignature => "its signature does not verify",
+        ErrorKind::MissingRequiredClaim(claim) => match claim.as_str() {
+            "exp" => "it has no expiry (exp)",
+            "sub" => "it has no subject (sub)",
+            "iss" => "it has no issuer (iss)",
+            "aud" => "it has no audience (aud)",
+            _ => "a required claim is missing",
+        },
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => "its algorithm does not match its key",
+        _ => "it is malformed",
     }
 }

@@ -4,17 +4,21 @@
 //! RFC 3339 UTC text, ids are opaque text.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use async_graphql::dataloader::{DataLoader, Loader};
 use futures::future::BoxFuture;
-use futures::stream::BoxStream;
+use futures::stream::{BoxStream, FuturesUnordered};
+use futures::{FutureExt, StreamExt};
 use sqlx::any::{AnyPoolOptions, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo, install_default_drivers};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Describe, Either, Execute, Executor, Transaction};
+use tokio::sync::mpsc;
 
 /// A subgraph's connection pool. It counts the statements run through it, so
 /// tests can prove that a page of N entities costs a constant number of
@@ -105,7 +109,7 @@ pub fn migrator() -> Migrator {
 /// deferred transaction that later wants to write fails with SQLITE_BUSY
 /// instead of waiting, so serialising access in the pool is what keeps
 /// concurrent checkouts correct on the embedded database.
-#[tracing::instrument(skip(migrators), fields(url = %redact(url)))]
+#[tracing::instrument(skip(url, migrators), fields(url = %redact(url)))]
 pub async fn connect(url: &str, migrators: Vec<Migrator>) -> anyhow::Result<Db> {
     install_default_drivers();
     let sqlite = url.starts_with("sqlite:");
@@ -217,16 +221,70 @@ where
     query.fetch_all(executor).await
 }
 
-/// How long a batch loader collects keys before it runs its one statement.
-/// A response level registers all its keys in one pass over its fields, far
-/// quicker than this, so the level lands in one batch.
-const BATCH_DELAY: Duration = Duration::from_millis(1);
+/// How many turns of its request's task a batch waits before it runs its
+/// one statement. The batch runs in the same task as the walk over the
+/// response (see `Batches::run`), which gives way every 32 items of a list;
+/// each turn lets the walk go on, so a whole level of a page lands in one
+/// batch. Counted in turns, not time, so a busy machine cannot split a batch.
+const BATCH_TURNS: usize = 16;
 
-/// A batching loader whose batches run inside the span of the request that
-/// started them, so their SQL is attributed to the right subgraph in logs.
-fn loader<L: Loader<String>>(inner: L) -> DataLoader<L> {
-    use tracing::Instrument;
-    DataLoader::new(inner, |batch| tokio::spawn(batch.in_current_span())).delay(BATCH_DELAY)
+/// Where a request's batch loaders run their batches.
+#[derive(Clone)]
+pub struct Batches(Option<mpsc::UnboundedSender<BoxFuture<'static, ()>>>);
+
+impl Batches {
+    /// Runs `work` (one request's execution) with the batches its loaders
+    /// start driven in the same task, so they see the walk's progress.
+    pub async fn run<F: Future>(work: impl FnOnce(Batches) -> F) -> F::Output {
+        let (sender, mut started) = mpsc::unbounded_channel();
+        let work = work(Batches(Some(sender)));
+        let mut running = FuturesUnordered::new();
+        let mut work = std::pin::pin!(work);
+        std::future::poll_fn(move |cx| {
+            if let Poll::Ready(output) = work.as_mut().poll(cx) {
+                return Poll::Ready(output);
+            }
+            loop {
+                while let Poll::Ready(Some(batch)) = started.poll_recv(cx) {
+                    running.push(batch);
+                }
+                match running.poll_next_unpin(cx) {
+                    Poll::Ready(Some(())) => continue,
+                    Poll::Ready(None) | Poll::Pending => return Poll::Pending,
+                }
+            }
+        })
+        .await
+    }
+
+    /// Batches run as tasks of their own, for work that is not one request's
+    /// walk (a subscription's stream, a test's request).
+    pub fn spawned() -> Batches {
+        Batches(None)
+    }
+
+    fn start(&self, batch: BoxFuture<'static, ()>) {
+        use tracing::Instrument;
+        let batch = async move {
+            for _ in 0..BATCH_TURNS {
+                tokio::task::yield_now().await;
+            }
+            batch.await
+        }
+        .in_current_span()
+        .boxed();
+        match &self.0 {
+            // The request's task is gone only when its answer is; nobody waits for this batch then.
+            Some(sender) => drop(sender.send(batch)),
+            None => drop(tokio::spawn(batch)),
+        }
+    }
+}
+
+/// A batching loader whose batches `batches` runs.
+fn loader<L: Loader<String>>(inner: L, batches: &Batches) -> DataLoader<L> {
+    let batches = batches.clone();
+    DataLoader::new(inner, move |batch| batches.start(batch)).delay(Duration::ZERO)
 }
 
 /// Rows loaded in batches by a key column: `sql` selects them with
@@ -245,12 +303,12 @@ pub struct GroupedByKey<R>(ByKey<R>);
 
 pub type ManyByKey<R> = DataLoader<GroupedByKey<R>>;
 
-pub fn one_by_key<R: Row>(db: &Db, sql: impl Into<String>, key: fn(&R) -> &str) -> OneByKey<R> {
-    loader(ByKey { db: db.clone(), sql: sql.into(), key })
+pub fn one_by_key<R: Row>(db: &Db, batches: &Batches, sql: impl Into<String>, key: fn(&R) -> &str) -> OneByKey<R> {
+    loader(ByKey { db: db.clone(), sql: sql.into(), key }, batches)
 }
 
-pub fn many_by_key<R: Row>(db: &Db, sql: impl Into<String>, key: fn(&R) -> &str) -> ManyByKey<R> {
-    loader(GroupedByKey(ByKey { db: db.clone(), sql: sql.into(), key }))
+pub fn many_by_key<R: Row>(db: &Db, batches: &Batches, sql: impl Into<String>, key: fn(&R) -> &str) -> ManyByKey<R> {
+    loader(GroupedByKey(ByKey { db: db.clone(), sql: sql.into(), key }), batches)
 }
 
 /// What a batch loader can load.

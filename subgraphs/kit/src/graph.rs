@@ -1,7 +1,8 @@
 //! A client for the supergraph itself, for the few places where a subgraph
 //! must read another's data synchronously (is this sku real? what does this
 //! cart cost?). It goes through the router like any client, never to another
-//! subgraph's database.
+//! subgraph's database, and identifies itself with the subgraph's service
+//! token (scope `service`), which has a rate budget of its own.
 
 use anyhow::{Context as _, anyhow};
 use serde::de::DeserializeOwned;
@@ -11,25 +12,27 @@ use serde_json::{Value, json};
 pub struct GraphClient {
     http: reqwest::Client,
     url: String,
+    /// `Bearer <service token>`, when the subgraph has one.
+    service_authorization: Option<String>,
 }
 
 impl GraphClient {
     /// `url` is the router's GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql.
-    pub fn new(url: impl Into<String>) -> Self {
+    pub fn new(url: impl Into<String>, service_token: Option<String>) -> Self {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .expect("a client with only a timeout set always builds");
-        GraphClient { http, url: url.into() }
+        GraphClient { http, url: url.into(), service_authorization: service_token.map(|token| format!("Bearer {token}")) }
     }
 
     /// Runs `query` and decodes `data` into `T`; any GraphQL error is an error
-    /// here too. `authorization` is the caller's own header, passed on so the
-    /// graph sees the same customer.
-    #[tracing::instrument(skip(self, query, variables, authorization))]
-    pub async fn query<T: DeserializeOwned>(&self, query: &str, variables: Value, authorization: Option<&str>) -> anyhow::Result<T> {
+    /// here too. `on_behalf_of` is a caller's own Authorization header, passed
+    /// on so the graph sees the same customer; otherwise the subgraph asks as itself.
+    #[tracing::instrument(skip(self, query, variables, on_behalf_of))]
+    pub async fn query<T: DeserializeOwned>(&self, query: &str, variables: Value, on_behalf_of: Option<&str>) -> anyhow::Result<T> {
         let mut request = self.http.post(&self.url).json(&json!({ "query": query, "variables": variables }));
-        if let Some(authorization) = authorization {
+        if let Some(authorization) = on_behalf_of.or(self.service_authorization.as_deref()) {
             request = request.header(reqwest::header::AUTHORIZATION, authorization);
         }
         let body: Value = request

@@ -71,7 +71,7 @@ impl ScalarType for Decimal {
         let text = match &value {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
-            _ => return Err(InputValueError::expected_type(value)),
+            _ => return Err(InputValueError::custom("a Decimal is a string with at most two decimal places, like \"19.99\"")),
         };
         Decimal::parse(&text)
             .ok_or_else(|| InputValueError::custom(format!("\"{text}\" is not a decimal amount with at most two decimal places")))

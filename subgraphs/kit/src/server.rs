@@ -1,5 +1,6 @@
 //! The HTTP server every subgraph runs behind: POST /graphql (with the
-//! viewer verified from the JWT), /health, /ready and Prometheus /metrics.
+//! viewer verified from the JWT), /health and /ready. Its metrics are served
+//! apart (`metrics`), never on this port.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,82 +11,88 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
-use tokio::net::TcpListener;
 use futures::StreamExt;
+use tokio::net::TcpListener;
 use tracing::Instrument;
 
 use crate::auth::JwtVerifier;
-use crate::db::Db;
+use crate::db::{Batches, Db};
+use crate::metrics::{SUBGRAPH_LATENCY, SUBGRAPH_REQUESTS};
 use crate::trace::Trace;
-
 
 /// The caller's verified Authorization header, for the rare read a subgraph
 /// makes through the router on the caller's behalf.
 #[derive(Clone, Debug)]
 pub struct ForwardedAuthorization(pub Option<String>);
 
+/// Whether the request came through a trusted gateway: one that presents a
+/// token with scope `gateway` in `x-gateway-token` (our router does). Only a
+/// trusted gateway's representations are believed where they carry data a
+/// subgraph cannot check itself (a price passed in through `@requires`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gateway {
+    pub trusted: bool,
+}
+
+/// The header a gateway identifies itself with, and the scope its token carries.
+pub const GATEWAY_TOKEN_HEADER: &str = "x-gateway-token";
+pub const GATEWAY_SCOPE: &str = "gateway";
+
 /// How often an open subscription sends a heartbeat part.
 const SUBSCRIPTION_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// What a subgraph adds to each request: its batch loaders, which run their
+/// batches where `Batches` says.
+pub type RequestData = Arc<dyn Fn(async_graphql::Request, &Batches) -> async_graphql::Request + Send + Sync>;
 
 struct AppState<Q, M, S> {
     name: &'static str,
     schema: Schema<Q, M, S>,
+    request_data: RequestData,
     verifier: Arc<JwtVerifier>,
     db: Db,
-    metrics: Metrics,
-}
-
-#[derive(Clone)]
-struct Metrics {
-    registry: Registry,
-    requests: IntCounterVec,
-    latency: HistogramVec,
-}
-
-impl Metrics {
-    fn new(subgraph: &str) -> Self {
-        let registry = Registry::new_custom(None, Some([("subgraph".to_string(), subgraph.to_string())].into()))
-            .expect("static registry labels are valid");
-        let requests = IntCounterVec::new(
-            Opts::new("graphql_requests_total", "GraphQL requests answered, by outcome"),
-            &["outcome"],
-        )
-        .expect("static metric definition is valid");
-        let latency = HistogramVec::new(
-            HistogramOpts::new("graphql_request_duration_seconds", "Time to answer a GraphQL request"),
-            &["outcome"],
-        )
-        .expect("static metric definition is valid");
-        registry.register(Box::new(requests.clone())).expect("registered once");
-        registry.register(Box::new(latency.clone())).expect("registered once");
-        Metrics { registry, requests, latency }
-    }
 }
 
 /// The SDL a subgraph contributes to composition (Federation v2, with `@link`).
+/// async-graphql links Federation 2.5; the directives of `directives` are
+/// Federation 2.9's, so the link is raised to 2.9 and imports them instead of
+/// defining them.
 pub fn sdl<Q, M, S>(schema: &Schema<Q, M, S>) -> String
 where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
-    schema.sdl_with_options(async_graphql::SDLExportOptions::new().federation().compose_directive())
+    let sdl = schema.sdl_with_options(async_graphql::SDLExportOptions::new().federation().compose_directive());
+    let imported = ["authenticated", "cost", "listSize"];
+    let defines_imported = |line: &str| {
+        imported.iter().any(|name| {
+            line.strip_prefix("directive @").and_then(|rest| rest.strip_prefix(name)).is_some_and(|rest| rest.starts_with(['(', ' ']))
+        })
+    };
+    sdl.lines()
+        .filter(|line| !defines_imported(line))
+        .map(|line| {
+            line.replace("https://specs.apollo.dev/federation/v2.5", "https://specs.apollo.dev/federation/v2.9")
+                .replace("\"@requiresScopes\"]", "\"@requiresScopes\", \"@authenticated\", \"@cost\", \"@listSize\"]")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 /// Builds the subgraph's HTTP app around its schema.
-pub fn app<Q, M, S>(name: &'static str, schema: Schema<Q, M, S>, verifier: Arc<JwtVerifier>, db: Db) -> axum::Router
+pub fn app<Q, M, S>(name: &'static str, schema: Schema<Q, M, S>, request_data: RequestData, verifier: Arc<JwtVerifier>, db: Db) -> axum::Router
 where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
-    let state = Arc::new(AppState { name, schema, verifier, db, metrics: Metrics::new(name) });
+    let state = Arc::new(AppState { name, schema, request_data, verifier, db });
     axum::Router::new()
         .route("/graphql", post(graphql::<Q, M, S>))
         .route("/health", get(|| async { "ok" }))
         .route("/ready", get(ready::<Q, M, S>))
-        .route("/metrics", get(metrics::<Q, M, S>))
         .with_state(state)
 }
 
@@ -110,27 +117,60 @@ where
         request_id = %request_id,
         traceparent = header(&headers, "traceparent").unwrap_or_default(),
     );
-    let response = match state.verifier.viewer_from_headers(&headers) {
+    let response = match state.verifier.viewer_from_headers(&headers).await {
         Ok(viewer) => {
             // The request id and trace context travel on into the events this request causes.
             let trace = Trace { correlation_id: request_id, traceparent: header(&headers, "traceparent") };
-            let request = request.into_inner().data(viewer).data(trace).data(ForwardedAuthorization(header(&headers, "authorization")));
+            let gateway = Gateway { trusted: trusted_gateway(&state.verifier, &headers).await };
+            let request = request
+                .into_inner()
+                .data(viewer)
+                .data(trace)
+                .data(gateway)
+                .data(ForwardedAuthorization(header(&headers, "authorization")));
             if header(&headers, "accept").is_some_and(|accept| accept.contains("multipart/mixed")) {
-                state.metrics.requests.with_label_values(&["subscription"]).inc();
+                SUBGRAPH_REQUESTS.with_label_values(&[state.name, "subscription"]).inc();
+                let request = (state.request_data)(request, &Batches::spawned());
                 let parts = multipart_parts(state.schema.execute_stream(request));
                 return axum::response::Response::builder()
                     .header("content-type", "multipart/mixed; boundary=graphql; subscriptionSpec=\"1.0\"")
                     .body(axum::body::Body::from_stream(parts))
                     .expect("a static header is valid");
             }
-            state.schema.execute(request).instrument(span).await
+            let answered = Batches::run(|batches| state.schema.execute((state.request_data)(request, &batches)));
+            with_codes(answered.instrument(span).await)
         }
         Err(error) => async_graphql::Response::from_errors(vec![async_graphql::Error::from(error).into_server_error(Default::default())]),
     };
     let outcome = if response.is_ok() { "ok" } else { "error" };
-    state.metrics.requests.with_label_values(&[outcome]).inc();
-    state.metrics.latency.with_label_values(&[outcome]).observe(started.elapsed().as_secs_f64());
+    SUBGRAPH_REQUESTS.with_label_values(&[state.name, outcome]).inc();
+    SUBGRAPH_LATENCY.with_label_values(&[state.name, outcome]).observe(started.elapsed().as_secs_f64());
     GraphQLResponse::from(response).into_response()
+}
+
+/// True when the request carries a gateway token that verifies.
+async fn trusted_gateway(verifier: &JwtVerifier, headers: &HeaderMap) -> bool {
+    let Some(token) = headers.get(GATEWAY_TOKEN_HEADER).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    match verifier.verify(token).await {
+        Ok(identity) => identity.scopes.iter().any(|scope| scope == GATEWAY_SCOPE),
+        Err(_) => false,
+    }
+}
+
+/// Every error a client gets carries an `extensions.code`. Our resolvers set
+/// theirs; the ones without are async-graphql's own, about what the client
+/// sent (a variable out of range, an unknown enum value, a malformed
+/// document), so they are BAD_USER_INPUT, not an unexplained failure.
+fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response {
+    for error in &mut response.errors {
+        let has_code = error.extensions.as_ref().is_some_and(|extensions| extensions.get("code").is_some());
+        if !has_code {
+            error.extensions.get_or_insert_with(Default::default).set("code", "BAD_USER_INPUT");
+        }
+    }
+    response
 }
 
 /// A subscription's responses as multipart parts (the multipart subscription
@@ -172,15 +212,6 @@ async fn ready<Q, M, S>(State(state): State<Arc<AppState<Q, M, S>>>) -> impl Int
             tracing::warn!(%error, subgraph = state.name, "not ready: database unreachable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
         }
-    }
-}
-
-async fn metrics<Q, M, S>(State(state): State<Arc<AppState<Q, M, S>>>) -> impl IntoResponse {
-    let mut body = Vec::new();
-    let families = state.metrics.registry.gather();
-    match TextEncoder::new().encode(&families, &mut body) {
-        Ok(()) => (StatusCode::OK, body),
-        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string().into_bytes()),
     }
 }
 

@@ -37,7 +37,7 @@ pub fn migrator() -> sqlx::migrate::Migrator {
 pub type OrdersSchema = Schema<Query, Mutation, Subscription>;
 
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
-    Schema::build(Query, Mutation, Subscription).enable_federation().enable_subscription_in_federation()
+    kit::limits::limit(Schema::build(Query, Mutation, Subscription).enable_federation().enable_subscription_in_federation())
 }
 
 /// What checkout needs besides its database.
@@ -51,7 +51,7 @@ pub struct Checkout {
 
 pub fn schema(db: Db, checkout: Checkout) -> OrdersSchema {
     builder()
-        .data(order::Loaders::new(&db))
+        
         .data(db)
         .data(checkout.graph)
         .data(checkout.outbox)
@@ -64,13 +64,19 @@ pub fn sdl() -> String {
     kit::server::sdl(&builder().finish())
 }
 
+/// What each request gets: the batch loaders, reading `db`.
+pub fn request_data(db: &Db) -> kit::server::RequestData {
+    let db = db.clone();
+    std::sync::Arc::new(move |request, batches| request.data(order::Loaders::new(&db, batches)))
+}
+
 /// Serves the schema, consumes the saga's events, and takes payments.
 pub fn start(context: &Context) -> Service {
     let gateway: Arc<dyn PaymentGateway> = Arc::new(SandboxGateway::new(context.background_db.clone(), context.settings.sandbox_slow_delay));
     let payments = payment::Payments::new(context.background_db.clone(), gateway.clone(), context.outbox.clone());
     let checkout = Checkout { graph: context.graph.clone(), outbox: context.outbox.clone(), gateway, bus: context.bus.clone() };
     Service {
-        app: kit::server::app(NAME, schema(context.db.clone(), checkout), context.verifier.clone(), context.db.clone()),
+        app: kit::server::app(NAME, schema(context.db.clone(), checkout), request_data(&context.db), context.verifier.clone(), context.db.clone()),
         handler: Some(Arc::new(events::OrdersEvents { payments: payments.clone() })),
         workers: vec![payments.take_payments(context.shutdown.clone()).boxed()],
     }

@@ -10,7 +10,7 @@
 use async_graphql::Enum;
 use events::contracts::{OrderCancelled, OrderConfirmed, OrderLine, OrderPlaced, OrderRejected, PaymentFailed};
 use events::{Envelope, Outbox, Trace, record};
-use kit::db::{Db, ManyByKey, OneByKey, many_by_key, new_id, now, one_by_key};
+use kit::db::{Batches, Db, ManyByKey, OneByKey, many_by_key, new_id, now, one_by_key};
 use kit::domain::IdempotencyKey;
 use kit::error::{ApiError, UserError};
 use kit::graph::GraphClient;
@@ -140,12 +140,11 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    pub fn new(db: &Db) -> Self {
+    pub fn new(db: &Db, batches: &Batches) -> Self {
         Loaders {
-            orders_by_id: one_by_key(db, format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id IN ({{keys}})"), |row: &OrderRow| &row.id),
-            lines_by_order: many_by_key(db, LINES_OF_ORDERS, |row: &LineRow| &row.order_id),
-            timeline_by_order: many_by_key(
-                db,
+            orders_by_id: one_by_key(db, batches, format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id IN ({{keys}})"), |row: &OrderRow| &row.id),
+            lines_by_order: many_by_key(db, batches, LINES_OF_ORDERS, |row: &LineRow| &row.order_id),
+            timeline_by_order: many_by_key(db, batches,
                 "SELECT order_id, status, at, reason FROM order_timeline WHERE order_id IN ({keys}) ORDER BY order_id, position",
                 |row: &TimelineRow| &row.order_id,
             ),

@@ -53,6 +53,7 @@ impl Order {
         Ok(money(self.0.total_minor, &self.0.currency)?)
     }
 
+    #[graphql(directive = kit::directives::listSize::apply(Some(50), None, None))]
     async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<OrderLine>> {
         let loaders = ctx.data_unchecked::<Loaders>();
         let rows = loaders.lines_by_order.load_one(self.0.id.clone()).await.map_err(ApiError::from)?;
@@ -69,6 +70,7 @@ impl Order {
     }
 
     /// Every status the order has been in, oldest first.
+    #[graphql(directive = kit::directives::listSize::apply(Some(20), None, None))]
     async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<OrderStatusChange>> {
         let loaders = ctx.data_unchecked::<Loaders>();
         let rows = loaders.timeline_by_order.load_one(self.0.id.clone()).await.map_err(ApiError::from)?;
@@ -117,6 +119,7 @@ pub struct Customer {
 #[ComplexObject]
 impl Customer {
     /// Newest first.
+    #[graphql(directive = kit::directives::listSize::apply(None, Some(vec!["first".into()]), Some(vec!["edges".into()])))]
     async fn orders(&self, ctx: &Context<'_>, first: i32, after: Option<String>) -> Result<OrderConnection> {
         let viewer = ctx.data_unchecked::<Viewer>();
         if viewer.subject()? != self.id.as_str() && !viewer.has_scope(READ_ALL_ORDERS) {
@@ -163,12 +166,14 @@ pub struct Query;
 #[Object]
 impl Query {
     /// An order by id: null unless it is the viewer's own (or the viewer may read all orders).
+    #[graphql(directive = kit::directives::authenticated::apply())]
     async fn order(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Order>> {
         ctx.data_unchecked::<Viewer>().subject()?;
         Ok(visible_order(ctx, id.0).await?)
     }
 
     /// The signed-in customer.
+    #[graphql(directive = kit::directives::authenticated::apply())]
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<Customer>> {
         let subject = ctx.data_unchecked::<Viewer>().subject()?;
         Ok(Some(Customer { id: ID(subject.to_string()) }))
@@ -179,9 +184,12 @@ impl Query {
         Ok(visible_order(ctx, id.0).await?)
     }
 
+    /// A customer is seen only by themselves (or by who may read all
+    /// orders), as through `me`.
     #[graphql(entity)]
-    async fn find_customer_by_id(&self, id: ID) -> Customer {
-        Customer { id }
+    async fn find_customer_by_id(&self, ctx: &Context<'_>, id: ID) -> Option<Customer> {
+        let viewer = ctx.data_unchecked::<Viewer>();
+        (viewer.subject_opt() == Some(id.as_str()) || viewer.has_scope(READ_ALL_ORDERS)).then_some(Customer { id })
     }
 }
 
@@ -218,6 +226,7 @@ pub struct Mutation;
 impl Mutation {
     /// Places an order for the cart and answers at once with the order
     /// PENDING; stock and payment settle it on events within a second or so.
+    #[graphql(directive = kit::directives::authenticated::apply())]
     async fn place_order(&self, ctx: &Context<'_>, input: PlaceOrderInput) -> Result<OrderPayload> {
         let customer_id = ctx.data_unchecked::<Viewer>().subject()?;
         let idempotency_key = match IdempotencyKey::parse("input.idempotencyKey", &input.idempotency_key) {
@@ -254,6 +263,7 @@ impl Mutation {
     }
 
     /// Cancels a CONFIRMED order: the payment is voided and the stock restored.
+    #[graphql(directive = kit::directives::authenticated::apply())]
     async fn cancel_order(&self, ctx: &Context<'_>, id: ID) -> Result<OrderPayload> {
         let viewer = ctx.data_unchecked::<Viewer>();
         let customer_id = viewer.subject()?;
@@ -276,6 +286,7 @@ pub struct Subscription;
 #[Subscription]
 impl Subscription {
     /// The order now, then again each time its status changes.
+    #[graphql(directive = kit::directives::authenticated::apply())]
     async fn order_status_changed(&self, ctx: &Context<'_>, order_id: ID) -> Result<impl Stream<Item = Order> + use<>> {
         let viewer = ctx.data_unchecked::<Viewer>();
         viewer.subject()?;

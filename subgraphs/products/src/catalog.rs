@@ -3,7 +3,7 @@
 
 use events::contracts::VariantPriceChanged;
 use events::{Envelope, Trace, record};
-use kit::db::{Db, ManyByKey, OneByKey, many_by_key, one_by_key};
+use kit::db::{Batches, Db, ManyByKey, OneByKey, many_by_key, one_by_key};
 use kit::money::Money;
 use sqlx::Row;
 
@@ -54,18 +54,16 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    pub fn new(db: &Db) -> Self {
+    pub fn new(db: &Db, batches: &Batches) -> Self {
         Loaders {
-            products_by_id: one_by_key(db, format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id IN ({{keys}})"), |row: &ProductRow| &row.id),
-            products_by_slug: one_by_key(db, format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE slug IN ({{keys}})"), |row: &ProductRow| &row.slug),
-            variants_by_sku: one_by_key(db, format!("SELECT {VARIANT_COLUMNS} FROM variants WHERE sku IN ({{keys}})"), |row: &VariantRow| &row.sku),
-            variants_by_product: many_by_key(
-                db,
+            products_by_id: one_by_key(db, batches, format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id IN ({{keys}})"), |row: &ProductRow| &row.id),
+            products_by_slug: one_by_key(db, batches, format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE slug IN ({{keys}})"), |row: &ProductRow| &row.slug),
+            variants_by_sku: one_by_key(db, batches, format!("SELECT {VARIANT_COLUMNS} FROM variants WHERE sku IN ({{keys}})"), |row: &VariantRow| &row.sku),
+            variants_by_product: many_by_key(db, batches,
                 format!("SELECT {VARIANT_COLUMNS} FROM variants WHERE product_id IN ({{keys}}) ORDER BY product_id, position"),
                 |row: &VariantRow| &row.product_id,
             ),
-            categories_by_slug: one_by_key(
-                db,
+            categories_by_slug: one_by_key(db, batches,
                 format!("{CATEGORY_WITH_COUNT} WHERE c.slug IN ({{keys}}) GROUP BY c.slug, c.name"),
                 |row: &CategoryRow| &row.slug,
             ),

@@ -27,21 +27,27 @@ pub fn migrator() -> sqlx::migrate::Migrator {
 pub type ProductsSchema = Schema<Query, Mutation, EmptySubscription>;
 
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation, EmptySubscription).enable_federation()
+    kit::limits::limit(Schema::build(Query, Mutation, EmptySubscription).enable_federation())
 }
 
 pub fn schema(db: Db, outbox: Outbox) -> ProductsSchema {
-    builder().data(catalog::Loaders::new(&db)).data(db).data(outbox).finish()
+    builder().data(db).data(outbox).finish()
 }
 
 pub fn sdl() -> String {
     kit::server::sdl(&builder().finish())
 }
 
+/// What each request gets: the batch loaders, reading `db`.
+pub fn request_data(db: &Db) -> kit::server::RequestData {
+    let db = db.clone();
+    std::sync::Arc::new(move |request, batches| request.data(catalog::Loaders::new(&db, batches)))
+}
+
 /// Serves the catalog; price changes go out through its outbox.
 pub fn start(context: &Context) -> Service {
     Service {
-        app: kit::server::app(NAME, schema(context.db.clone(), context.outbox.clone()), context.verifier.clone(), context.db.clone()),
+        app: kit::server::app(NAME, schema(context.db.clone(), context.outbox.clone()), request_data(&context.db), context.verifier.clone(), context.db.clone()),
         handler: None,
         workers: vec![],
     }

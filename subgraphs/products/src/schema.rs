@@ -48,6 +48,7 @@ impl Product {
     }
 
     /// The variants in display order. Inventory requires their skus to answer `Product.inStock`.
+    #[graphql(directive = kit::directives::listSize::apply(Some(20), None, None))]
     async fn variants(&self, ctx: &Context<'_>) -> Result<Vec<Variant>> {
         Ok(self.variant_rows(ctx).await?.into_iter().map(Variant).collect())
     }
@@ -165,6 +166,7 @@ pub struct Query;
 impl Query {
     /// Products in alphabetical (slug) order, optionally within one category
     /// and matching a text search. `first` is at most 100.
+    #[graphql(directive = kit::directives::listSize::apply(None, Some(vec!["first".into()]), Some(vec!["edges".into()])))]
     async fn products(
         &self,
         ctx: &Context<'_>,
@@ -203,7 +205,19 @@ impl Query {
         self.find_variant_by_sku(ctx, sku).await
     }
 
+    /// Variants by sku, in the order asked, null for an unknown sku; at most 100 skus.
+    #[graphql(directive = kit::directives::listSize::apply(Some(100), None, None))]
+    async fn variants(&self, ctx: &Context<'_>, skus: Vec<ID>) -> Result<Vec<Option<Variant>>> {
+        if skus.len() > kit::page::MAX_PAGE_SIZE as usize {
+            return Err(ApiError::BadUserInput(format!("ask for at most {} skus at once", kit::page::MAX_PAGE_SIZE)).into());
+        }
+        let loaders = ctx.data_unchecked::<Loaders>();
+        let found = loaders.variants_by_sku.load_many(skus.iter().map(|sku| sku.0.clone())).await.map_err(ApiError::from)?;
+        Ok(skus.iter().map(|sku| found.get(&sku.0).cloned().map(Variant)).collect())
+    }
+
     /// Every category, by name, with how many products it holds.
+    #[graphql(directive = kit::directives::listSize::apply(Some(100), None, None))]
     async fn categories(&self, ctx: &Context<'_>) -> Result<Vec<Category>> {
         let rows = catalog::list_categories(ctx.data_unchecked::<Db>()).await.map_err(ApiError::from)?;
         Ok(rows.into_iter().map(Category::from).collect())
@@ -248,6 +262,7 @@ pub struct Mutation;
 impl Mutation {
     /// Sets a variant's price (scope catalog:write). Carts show the new price
     /// at once, because they read it through `@requires` on every request.
+    #[graphql(requires_scopes = "catalog:write")]
     async fn set_variant_price(&self, ctx: &Context<'_>, sku: ID, price: MoneyInput) -> Result<VariantPayload> {
         ctx.data_unchecked::<Viewer>().require_scope("catalog:write")?;
         let price = match price.into_price() {

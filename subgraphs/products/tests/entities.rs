@@ -1,13 +1,16 @@
 //! The entities products owns, resolved the way the router asks for them.
+//! The catalog is public, as through `product` and `variant`: a stranger and
+//! a signed-in customer get the same answer.
 
 use kit::auth::Viewer;
 use events::{Bus, BusConfig, Outbox};
 use kit::money::{CurrencyCode, Money};
-use kit::testing::{execute, memory_db};
+use kit::server::RequestData;
+use kit::testing::{customer, execute, memory_db};
 use products::{NewProduct, NewVariant};
 use serde_json::json;
 
-async fn schema_with_one_product() -> (products::ProductsSchema, String) {
+async fn schema_with_one_product() -> (products::ProductsSchema, RequestData, String) {
     let db = memory_db(vec![events::migrator(), products::migrator()]).await;
     let id = kit::db::new_id();
     let product = NewProduct {
@@ -24,7 +27,7 @@ async fn schema_with_one_product() -> (products::ProductsSchema, String) {
     };
     products::insert_catalog(&db, &[product]).await.unwrap();
     let bus = Bus::connect(&BusConfig::InProcess).await.unwrap();
-    (products::schema(db.clone(), Outbox::new(db, bus)), id)
+    (products::schema(db.clone(), Outbox::new(db.clone(), bus)), products::request_data(&db), id)
 }
 
 const ENTITIES: &str = "query ($r: [_Any!]!) { _entities(representations: $r) { \
@@ -33,35 +36,29 @@ const ENTITIES: &str = "query ($r: [_Any!]!) { _entities(representations: $r) { 
 
 #[tokio::test]
 async fn product_resolves_by_id_and_by_slug() {
-    let (schema, id) = schema_with_one_product().await;
-    let body = execute(
-        &schema,
-        ENTITIES,
-        json!({ "r": [{ "__typename": "Product", "id": id }, { "__typename": "Product", "slug": "linen-shirt" }] }),
-        Viewer::Anonymous,
-    )
-    .await;
-    let entities = body["data"]["_entities"].as_array().unwrap();
-    for entity in entities {
-        assert_eq!(entity["id"], id.as_str(), "{body}");
-        assert_eq!(entity["priceRange"], json!({ "min": { "amount": "49.00" }, "max": { "amount": "54.00" } }));
-        assert_eq!(entity["variants"], json!([{ "sku": "LINEN-S" }, { "sku": "LINEN-M" }]));
+    let (schema, request_data, id) = schema_with_one_product().await;
+    let representations = json!({ "r": [{ "__typename": "Product", "id": id }, { "__typename": "Product", "slug": "linen-shirt" }] });
+    for viewer in [Viewer::Anonymous, customer("c1")] {
+        let body = execute(&schema, &request_data, ENTITIES, representations.clone(), viewer).await;
+        let entities = body["data"]["_entities"].as_array().unwrap();
+        for entity in entities {
+            assert_eq!(entity["id"], id.as_str(), "{body}");
+            assert_eq!(entity["priceRange"], json!({ "min": { "amount": "49.00" }, "max": { "amount": "54.00" } }));
+            assert_eq!(entity["variants"], json!([{ "sku": "LINEN-S" }, { "sku": "LINEN-M" }]));
+        }
     }
 }
 
 #[tokio::test]
 async fn variant_resolves_by_sku_and_unknown_ones_are_null() {
-    let (schema, _) = schema_with_one_product().await;
-    let body = execute(
-        &schema,
-        ENTITIES,
-        json!({ "r": [{ "__typename": "Variant", "sku": "LINEN-M" }, { "__typename": "Variant", "sku": "NOPE" }] }),
-        Viewer::Anonymous,
-    )
-    .await;
-    assert_eq!(
-        body["data"]["_entities"],
-        json!([{ "sku": "LINEN-M", "name": "M", "price": { "amount": "54.00", "currencyCode": "USD" }, "product": { "slug": "linen-shirt" } }, null]),
-        "{body}"
-    );
+    let (schema, request_data, _) = schema_with_one_product().await;
+    let representations = json!({ "r": [{ "__typename": "Variant", "sku": "LINEN-M" }, { "__typename": "Variant", "sku": "NOPE" }] });
+    for viewer in [Viewer::Anonymous, customer("c1")] {
+        let body = execute(&schema, &request_data, ENTITIES, representations.clone(), viewer).await;
+        assert_eq!(
+            body["data"]["_entities"],
+            json!([{ "sku": "LINEN-M", "name": "M", "price": { "amount": "54.00", "currencyCode": "USD" }, "product": { "slug": "linen-shirt" } }, null]),
+            "{body}"
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! Reviews and ratings, and the purchases that make a review verified.
 
-use kit::db::{Db, OneByKey, is_unique_violation, one_by_key};
+use kit::db::{Batches, Db, OneByKey, is_unique_violation, one_by_key};
 use kit::domain::Rating;
 use sqlx::AnyConnection;
 
@@ -60,12 +60,12 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    pub fn new(db: &Db) -> Self {
+    pub fn new(db: &Db, batches: &Batches) -> Self {
         let sql = format!(
             "SELECT product_id, COUNT(*) AS count, CAST(SUM(rating) AS BIGINT) AS sum FROM reviews \
              WHERE {VISIBLE} AND product_id IN ({{keys}}) GROUP BY product_id"
         );
-        Loaders { ratings_by_product: one_by_key(db, sql, |row: &RatingRow| &row.product_id) }
+        Loaders { ratings_by_product: one_by_key(db, batches, sql, |row: &RatingRow| &row.product_id) }
     }
 }
 

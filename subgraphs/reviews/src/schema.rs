@@ -104,6 +104,7 @@ pub struct Product {
 #[ComplexObject]
 impl Product {
     /// Visible reviews, newest first.
+    #[graphql(directive = kit::directives::listSize::apply(None, Some(vec!["first".into()]), Some(vec!["edges".into()])), directive = kit::directives::cost::apply(5))]
     async fn reviews(&self, ctx: &Context<'_>, first: i32, after: Option<String>) -> Result<ReviewConnection> {
         let page = PageRequest::parse("review", first, after.as_deref())?;
         let (rows, total) = review::list_reviews(ctx.data_unchecked::<Db>(), &self.id, page.after.as_deref(), page.fetch_limit())
@@ -160,6 +161,7 @@ pub struct Mutation;
 #[Object]
 impl Mutation {
     /// A signed-in customer reviews a product, once per product.
+    #[graphql(directive = kit::directives::authenticated::apply())]
     async fn submit_review(&self, ctx: &Context<'_>, input: SubmitReviewInput) -> Result<ReviewPayload> {
         let viewer = ctx.data_unchecked::<Viewer>();
         let customer_id = viewer.subject()?;
@@ -210,6 +212,7 @@ impl Mutation {
 
     /// Approves or rejects a review (scope reviews:moderate). A rejected
     /// review leaves the product's reviews and rating.
+    #[graphql(requires_scopes = "reviews:moderate")]
     async fn moderate_review(&self, ctx: &Context<'_>, id: ID, decision: ModerationDecision) -> Result<ReviewPayload> {
         ctx.data_unchecked::<Viewer>().require_scope("reviews:moderate")?;
         let status = match decision {
