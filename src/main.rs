@@ -91,9 +91,23 @@ enum Command {
         #[arg(long, default_value = "12h", value_parser = parse_duration)]
         ttl: std::time::Duration,
     },
-    /// Measures checkout end to end through the router: orders per second and
-    /// the time from placeOrder to CONFIRMED (p50, p99). Starts its own supergraph.
+    /// Measurements (each starts a supergraph of its own and removes it after).
     Bench {
+        #[command(subcommand)]
+        measurement: Measurement,
+    },
+    /// Dead letters: events a consumer failed to handle after every retry.
+    Events {
+        #[command(subcommand)]
+        action: EventsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum Measurement {
+    /// Checkout end to end through the router: orders per second and the
+    /// time from placeOrder to CONFIRMED (p50, p99).
+    Checkout {
         #[arg(long, value_enum, default_value = "sqlite")]
         backend: bench::Backend,
         #[arg(long, default_value_t = 500)]
@@ -101,10 +115,10 @@ enum Command {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
     },
-    /// Dead letters: events a consumer failed to handle after every retry.
-    Events {
-        #[command(subcommand)]
-        action: EventsAction,
+    /// What the worst documents under the router's limits cost it.
+    Limits {
+        #[arg(long, default_value_t = 20)]
+        requests: usize,
     },
 }
 
@@ -188,9 +202,10 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             })
         }
-        Command::Bench { backend, orders, concurrency } => {
-            tokio_main(bench::run(bench::BenchOptions { backend, orders, concurrency }))
+        Command::Bench { measurement: Measurement::Checkout { backend, orders, concurrency } } => {
+            tokio_main(bench::checkout::run(bench::checkout::BenchOptions { backend, orders, concurrency }))
         }
+        Command::Bench { measurement: Measurement::Limits { requests } } => tokio_main(bench::limits::run(requests)),
         Command::Events { action } => {
             init_logging();
             tokio_main(events(cli.config_dir, action))

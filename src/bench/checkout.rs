@@ -1,26 +1,16 @@
-//! `supergraph bench`: drives checkouts end to end through the router and
-//! reports throughput and the time from placeOrder to CONFIRMED. A
-//! measurement, not a test: it asserts nothing and runs on demand.
+//! `supergraph bench checkout`: drives checkouts end to end through the
+//! router and reports throughput and the time from placeOrder to CONFIRMED.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use futures::StreamExt;
-use events::BusConfig;
-use kit::config::Settings;
 use serde_json::{Value, json};
 
+use super::{Backend, percentile, with_supergraph};
 use crate::subgraphs::Subgraph;
-use crate::supergraph::{self, Options, Storage};
+use crate::supergraph::{self, Supergraph};
 use crate::token::{self, TokenRequest};
-
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-pub enum Backend {
-    /// SQLite files and the in-process bus (what `cargo run` uses).
-    Sqlite,
-    /// PostgreSQL at 127.0.0.1:5432 and NATS JetStream at 127.0.0.1:4222.
-    Postgres,
-}
 
 pub struct BenchOptions {
     pub backend: Backend,
@@ -35,44 +25,10 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
     if options.orders == 0 || options.concurrency == 0 {
         bail!("--orders and --concurrency must be at least 1");
     }
-    let run_id = uuid::Uuid::new_v4().simple().to_string();
-    let work_dir = std::env::temp_dir().join(format!("commerce-bench-{run_id}"));
-    let (storage, bus) = match options.backend {
-        Backend::Sqlite => (Storage::Sqlite(work_dir.join("data")), BusConfig::InProcess),
-        Backend::Postgres => (
-            Storage::Postgres { server_url: "postgres://postgres@127.0.0.1:5432".into(), prefix: format!("bench_{run_id}") },
-            BusConfig::Nats {
-                url: "nats://127.0.0.1:4222".into(),
-                namespace: format!("bench_{run_id}"),
-                max_age: Duration::from_secs(600),
-            },
-        ),
-    };
-    let run = measure(&options, storage.clone(), bus.clone(), &work_dir).await;
-    // The benchmark leaves nothing behind, whether it finished or not.
-    storage.remove().await?;
-    bus.remove().await?;
-    let _ = std::fs::remove_dir_all(work_dir);
-    run
+    with_supergraph(options.backend, 40, |running| measure(&options, running)).await
 }
 
-async fn measure(options: &BenchOptions, storage: Storage, bus: BusConfig, work_dir: &std::path::Path) -> anyhow::Result<()> {
-    let running = supergraph::start(Options {
-        storage,
-        router_port: supergraph::free_port()?,
-        fixed_ports: false,
-        seed_products: Some(40),
-        config_dir: supergraph::config_dir(),
-        work_dir: work_dir.to_path_buf(),
-        log_level: "warn".into(),
-        // The benchmark is one client sending as fast as it can.
-        rate_limit: Some(1_000_000),
-        bus,
-        settings: Settings::default(),
-        handler_layer: None,
-        metrics_address: ([127, 0, 0, 1], 0).into(),
-    })
-    .await?;
+async fn measure(options: &BenchOptions, running: Supergraph) -> anyhow::Result<()> {
     sqlx::query("UPDATE stock_levels SET on_hand = 1000000, reserved = 0")
         .execute(running.db(Subgraph::Inventory))
         .await
@@ -104,7 +60,6 @@ async fn measure(options: &BenchOptions, storage: Storage, bus: BusConfig, work_
     let elapsed = started.elapsed();
     let mut latencies = latencies.into_iter().collect::<anyhow::Result<Vec<Duration>>>()?;
     latencies.sort();
-    let percentile = |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1];
     println!(
         "backend={:?} orders={} concurrency={} elapsed={:.2}s throughput={:.1} orders/s placeOrder->CONFIRMED p50={}ms p99={}ms",
         options.backend,
@@ -112,8 +67,8 @@ async fn measure(options: &BenchOptions, storage: Storage, bus: BusConfig, work_
         options.concurrency,
         elapsed.as_secs_f64(),
         latencies.len() as f64 / elapsed.as_secs_f64(),
-        percentile(0.50).as_millis(),
-        percentile(0.99).as_millis(),
+        percentile(&latencies, 0.50).as_millis(),
+        percentile(&latencies, 0.99).as_millis(),
     );
     running.stop().await
 }

@@ -1,0 +1,68 @@
+//! `supergraph bench`: measurements, not tests. Each starts a supergraph of
+//! its own (fresh databases, and on PostgreSQL a NATS stream of its own),
+//! asserts nothing, prints what it measured, and removes everything it made.
+
+pub mod checkout;
+pub mod limits;
+
+use std::future::Future;
+use std::time::Duration;
+
+use events::BusConfig;
+use kit::config::Settings;
+
+use crate::supergraph::{self, Options, Storage, Supergraph};
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Backend {
+    /// SQLite files and the in-process bus (what `cargo run` uses).
+    Sqlite,
+    /// PostgreSQL at 127.0.0.1:5432 and NATS JetStream at 127.0.0.1:4222.
+    Postgres,
+}
+
+/// Runs `measure` against a supergraph of its own with `products` seeded,
+/// then removes its databases and stream, whether it finished or not.
+pub async fn with_supergraph<F, Fut>(backend: Backend, products: usize, measure: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Supergraph) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let work_dir = std::env::temp_dir().join(format!("commerce-bench-{run_id}"));
+    let (storage, bus) = match backend {
+        Backend::Sqlite => (Storage::Sqlite(work_dir.join("data")), BusConfig::InProcess),
+        Backend::Postgres => (
+            Storage::Postgres { server_url: "postgres://postgres@127.0.0.1:5432".into(), prefix: format!("bench_{run_id}") },
+            BusConfig::Nats { url: "nats://127.0.0.1:4222".into(), namespace: format!("bench_{run_id}"), max_age: Duration::from_secs(600) },
+        ),
+    };
+    let options = Options {
+        storage: storage.clone(),
+        router_port: supergraph::free_port()?,
+        fixed_ports: false,
+        seed_products: Some(products),
+        config_dir: supergraph::config_dir(),
+        work_dir: work_dir.clone(),
+        log_level: "warn".into(),
+        // A benchmark is one client sending as fast as it can.
+        rate_limit: Some(1_000_000_000),
+        bus: bus.clone(),
+        settings: Settings::default(),
+        handler_layer: None,
+        metrics_address: ([127, 0, 0, 1], 0).into(),
+    };
+    let measured = match supergraph::start(options).await {
+        Ok(running) => measure(running).await,
+        Err(error) => Err(error),
+    };
+    storage.remove().await?;
+    bus.remove().await?;
+    let _ = std::fs::remove_dir_all(work_dir);
+    measured
+}
+
+/// The `p` quantile (0..=1) of durations sorted ascending.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
