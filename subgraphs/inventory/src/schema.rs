@@ -39,12 +39,15 @@ pub struct Variant {
 
 #[ComplexObject]
 impl Variant {
-    async fn stock(&self, ctx: &Context<'_>) -> Result<StockLevel> {
-        Ok(stock_of(ctx, &self.sku).await?.into())
+    /// What the warehouse holds for this variant; null (with an error naming
+    /// inventory) when inventory cannot answer, so the page keeps the catalog's data.
+    async fn stock(&self, ctx: &Context<'_>) -> Result<Option<StockLevel>> {
+        Ok(Some(stock_of(ctx, &self.sku).await?.into()))
     }
 
-    async fn in_stock(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(stock_of(ctx, &self.sku).await?.available() > 0)
+    /// True when some can be bought; null when inventory cannot answer.
+    async fn in_stock(&self, ctx: &Context<'_>) -> Result<Option<bool>> {
+        Ok(Some(stock_of(ctx, &self.sku).await?.available() > 0))
     }
 }
 
@@ -66,13 +69,13 @@ pub struct Product {
 
 #[ComplexObject]
 impl Product {
-    /// True when at least one variant can be bought.
+    /// True when at least one variant can be bought; null when inventory cannot answer.
     #[graphql(requires = "variants { sku }")]
-    async fn in_stock(&self, ctx: &Context<'_>) -> Result<bool> {
+    async fn in_stock(&self, ctx: &Context<'_>) -> Result<Option<bool>> {
         let loaders = ctx.data_unchecked::<Loaders>();
         let skus = self.variants.iter().map(|v| v.sku.0.clone());
         let stock = loaders.stock_by_sku.load_many(skus).await.map_err(ApiError::from)?;
-        Ok(stock.values().any(|row| row.level().available() > 0))
+        Ok(Some(stock.values().any(|row| row.level().available() > 0)))
     }
 }
 

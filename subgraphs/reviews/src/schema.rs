@@ -103,25 +103,27 @@ pub struct Product {
 
 #[ComplexObject]
 impl Product {
-    /// Visible reviews, newest first.
+    /// Visible reviews, newest first; null (with an error naming reviews) when
+    /// reviews cannot answer, so the page keeps the catalog's data.
     #[graphql(directive = kit::directives::listSize::apply(None, Some(vec!["first".into()]), Some(vec!["edges".into()])), directive = kit::directives::cost::apply(5))]
-    async fn reviews(&self, ctx: &Context<'_>, first: i32, after: Option<String>) -> Result<ReviewConnection> {
+    async fn reviews(&self, ctx: &Context<'_>, first: i32, after: Option<String>) -> Result<Option<ReviewConnection>> {
         let page = PageRequest::parse("review", first, after.as_deref())?;
         let (rows, total) = review::list_reviews(ctx.data_unchecked::<Db>(), &self.id, page.after.as_deref(), page.fetch_limit())
             .await
             .map_err(ApiError::from)?;
         let (edges, page_info) = page.finish("review", rows, |row| &row.id);
-        Ok(ReviewConnection {
+        Ok(Some(ReviewConnection {
             total_count: total as i32,
             page_info,
             edges: edges.into_iter().map(|(cursor, row)| ReviewEdge { cursor, node: Review(row) }).collect(),
-        })
+        }))
     }
 
-    async fn rating(&self, ctx: &Context<'_>) -> Result<RatingSummary> {
+    /// The mean rating; null when reviews cannot answer.
+    async fn rating(&self, ctx: &Context<'_>) -> Result<Option<RatingSummary>> {
         let loaders = ctx.data_unchecked::<Loaders>();
         let row = loaders.ratings_by_product.load_one(self.id.0.clone()).await.map_err(ApiError::from)?;
-        Ok(row.unwrap_or_default().into())
+        Ok(Some(row.unwrap_or_default().into()))
     }
 }
 
