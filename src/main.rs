@@ -254,8 +254,12 @@ async fn dev(config_dir: PathBuf, data_dir: PathBuf, port: u16, metrics_address:
     }
     println!("  metrics (loopback only)   {}", running.metrics_url);
     println!("\nA customer token (7 days), for the Authorization header as `Bearer <token>`:\n{token}\n");
-    println!("Ctrl-C stops everything.");
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    println!("Ctrl-C (or SIGTERM) stops everything.");
+    let mut running = running;
+    kit::background::termination().await.context("waiting for a signal to stop")?;
+    // The router answers what it has in flight (it needs the subgraphs for
+    // that), then the subgraphs finish their requests and deliveries.
+    running.router_stopped(std::time::Duration::from_secs(35)).await;
     running.stop().await
 }
 
@@ -272,7 +276,14 @@ async fn run_subgraph(
         tracing::warn!("EVENT_BUS is not a nats:// URL: events reach only consumers in this process");
     }
     let listener = std::net::TcpListener::bind((host.as_str(), port))?;
-    tracing::info!(subgraph = subgraph.name(), address = %listener.local_addr()?, database = %kit::db::redact(&database_url), "serving");
+    tracing::info!(
+        subgraph = subgraph.name(),
+        address = %listener.local_addr()?,
+        database = %kit::db::redact(&database_url),
+        router = %router_url,
+        metrics = %metrics_addr,
+        "serving; reads through the graph go to the router (ROUTER_URL)"
+    );
     let bus = Bus::connect(&bus_config).await?;
     let shared = Shared::new(&config_dir, &router_url, bus.clone(), Settings::from_env()?)?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
@@ -280,7 +291,7 @@ async fn run_subgraph(
     tokio::spawn(kit::metrics::serve(metrics, shutdown.clone()));
     let (_db, stopped) = Serving::new(subgraph, database_url, &shared).spawn(listener, shutdown).await?;
     bus.open();
-    tokio::signal::ctrl_c().await?;
+    kit::background::termination().await?;
     let _ = stop.send(true);
     stopped.await?
 }

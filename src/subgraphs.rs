@@ -123,7 +123,7 @@ impl Serving {
     fn context(&self, db: Db, shutdown: watch::Receiver<bool>) -> Context {
         let background_db = db.counted_apart();
         Context {
-            outbox: Outbox::new(background_db.clone(), self.shared.bus.clone()),
+            outbox: Outbox::new(background_db.clone(), self.shared.bus.clone(), self.shared.settings.event_retry),
             background_db,
             db,
             verifier: self.shared.verifier.clone(),

@@ -118,6 +118,8 @@ pub struct RunningSubgraph {
 
 pub struct Supergraph {
     pub router_url: String,
+    /// Hears when the router's thread ends.
+    router: tokio::sync::oneshot::Receiver<anyhow::Result<()>>,
     /// http://host:port/metrics
     pub metrics_url: String,
     pub subgraphs: HashMap<Subgraph, RunningSubgraph>,
@@ -133,8 +135,16 @@ impl Supergraph {
         &self.subgraphs[&subgraph].db
     }
 
-    /// Stops the subgraphs after their in-flight requests. The router stops
-    /// with the process (on SIGINT or SIGTERM).
+    /// Waits (at most `within`) for the router to stop by itself, as it does
+    /// on SIGTERM once its in-flight requests are answered, or at once on SIGINT.
+    pub async fn router_stopped(&mut self, within: std::time::Duration) {
+        if tokio::time::timeout(within, &mut self.router).await.is_err() {
+            tracing::warn!("the router did not stop in time; stopping the subgraphs anyway");
+        }
+    }
+
+    /// Stops the subgraphs after their in-flight requests and event
+    /// deliveries. The router stops with the process (on SIGINT or SIGTERM).
     pub async fn stop(mut self) -> anyhow::Result<()> {
         // Signal all first, so that no relay is left delivering to a consumer already gone.
         for running in self.subgraphs.values() {
@@ -232,12 +242,12 @@ pub async fn start(options: Options) -> anyhow::Result<Supergraph> {
             gateway_token: &crate::token::mint_gateway_token(&options.config_dir)?,
         },
     )?;
-    let router = crate::router::spawn(config_path);
+    let mut router = crate::router::spawn(config_path);
     tokio::select! {
         ready = crate::router::wait_until_ready(&router_url) => ready?,
-        failed = wait_for_exit(router) => return Err(failed),
+        ended = &mut router => return Err(why_it_ended(ended)),
     }
-    Ok(Supergraph { router_url, metrics_url, subgraphs, bus })
+    Ok(Supergraph { router_url, router, metrics_url, subgraphs, bus })
 }
 
 async fn seed_if_empty(database_urls: &HashMap<Subgraph, String>, count: usize) -> anyhow::Result<()> {
@@ -254,9 +264,9 @@ async fn seed_if_empty(database_urls: &HashMap<Subgraph, String>, count: usize) 
     Ok(())
 }
 
-/// Resolves only if the router thread ends, with why it ended.
-async fn wait_for_exit(stopped: tokio::sync::oneshot::Receiver<anyhow::Result<()>>) -> anyhow::Error {
-    match stopped.await {
+/// Why the router's thread ended before the router was ready.
+fn why_it_ended(ended: Result<anyhow::Result<()>, tokio::sync::oneshot::error::RecvError>) -> anyhow::Error {
+    match ended {
         Ok(Ok(())) => anyhow::anyhow!("the router stopped before it was ready"),
         Ok(Err(error)) => error,
         Err(_) => anyhow::anyhow!("the router thread panicked"),

@@ -191,7 +191,7 @@ async fn a_poison_event_is_dead_lettered_and_replayed_once_fixed(backend: Backen
     eventually("a dead letter appears", || async { !events::dead_letters(cart_db).await.unwrap().is_empty() }).await;
     let letters = events::dead_letters(cart_db).await.unwrap();
     assert_eq!(letters.len(), 1);
-    assert_eq!((letters[0].event_type.as_str(), letters[0].attempts), ("OrderPlaced", events::MAX_ATTEMPTS));
+    assert_eq!((letters[0].event_type.as_str(), letters[0].attempts), ("OrderPlaced", common::test_settings().event_retry.attempts));
     let add = json!({ "cartId": cart, "sku": sku, "quantity": 1 });
     let body = app.operation("AddCartLine", add.clone(), Some(&token)).await;
     assert!(user_error_codes(&body["data"]["addCartLine"]).is_empty(), "the cart was not closed: {body}");

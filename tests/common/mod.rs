@@ -61,7 +61,13 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 /// Saga timings for tests: a slow payment is slow enough to outlive a
 /// reservation only when a test shortens the TTL.
 pub fn test_settings() -> Settings {
-    Settings { reservation_ttl: Duration::from_secs(600), expiry_sweep: Duration::from_millis(200), sandbox_slow_delay: Duration::from_secs(3) }
+    Settings {
+        reservation_ttl: Duration::from_secs(600),
+        expiry_sweep: Duration::from_millis(200),
+        sandbox_slow_delay: Duration::from_secs(3),
+        // A poison event is dead-lettered within a second or so.
+        event_retry: kit::work::Retry { attempts: 5, first: Duration::from_millis(100), max: Duration::from_millis(400) },
+    }
 }
 
 pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
@@ -75,7 +81,6 @@ pub async fn spawn_app_limited(backend: Backend, settings: Settings, rate_limit:
 
 /// The same, configured by the router.yaml, keys and operations in `config_dir`.
 pub async fn spawn_app_configured(backend: Backend, settings: Settings, rate_limit: Option<u64>, config_dir: PathBuf) -> TestApp {
-    let faults = Faults::default();
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let work_dir = std::env::temp_dir().join(format!("commerce-test-{run_id}"));
     let (storage, bus) = match backend {
@@ -93,6 +98,19 @@ pub async fn spawn_app_configured(backend: Backend, settings: Settings, rate_lim
             },
         ),
     };
+    spawn(storage, bus, settings, rate_limit, config_dir, work_dir).await
+}
+
+/// The supergraph on SQLite, its events on the NATS server at `url`.
+pub async fn spawn_app_on_nats(url: &str) -> TestApp {
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let work_dir = std::env::temp_dir().join(format!("commerce-test-{run_id}"));
+    let bus = BusConfig::Nats { url: url.to_string(), namespace: format!("test_{run_id}"), max_age: Duration::from_secs(600) };
+    spawn(Storage::Sqlite(work_dir.join("data")), bus, test_settings(), None, supergraph::config_dir(), work_dir).await
+}
+
+async fn spawn(storage: Storage, bus: BusConfig, settings: Settings, rate_limit: Option<u64>, config_dir: PathBuf, work_dir: PathBuf) -> TestApp {
+    let faults = Faults::default();
     let supergraph = supergraph::start(Options {
         storage: storage.clone(),
         router_port: supergraph::free_port().expect("a free port"),

@@ -15,7 +15,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::Envelope;
 use super::contracts::SUBSCRIPTIONS;
-use super::delivery::{Consumer, MAX_ATTEMPTS, Outcome};
+use super::delivery::{Consumer, Outcome};
 
 #[derive(Clone, Debug)]
 pub enum BusConfig {
@@ -71,7 +71,7 @@ struct BusInner {
 
 enum Transport {
     InProcess { consumers: Mutex<HashMap<&'static str, Option<mpsc::Sender<Delivery>>>> },
-    Nats { jetstream: jetstream::Context, stream: String, prefix: String },
+    Nats { client: async_nats::Client, jetstream: jetstream::Context, stream: stream::Config, prefix: String },
 }
 
 impl Bus {
@@ -83,23 +83,26 @@ impl Bus {
                 (Transport::InProcess { consumers: Mutex::new(consumers) }, false)
             }
             BusConfig::Nats { url, namespace, max_age } => {
-                let client = async_nats::connect(url.as_str()).await.with_context(|| format!("connecting to NATS at {url}"))?;
-                let jetstream = jetstream::new(client.clone());
-                let stream = namespace.to_uppercase();
-                let prefix = namespace.to_lowercase();
-                jetstream
-                    .get_or_create_stream(stream::Config {
-                        name: stream.clone(),
-                        subjects: vec![format!("{prefix}.>")],
-                        max_age: *max_age,
-                        duplicate_window: Duration::from_secs(120),
-                        storage: stream::StorageType::File,
-                        ..Default::default()
-                    })
+                // A subgraph starts and serves while NATS is down: the client
+                // connects (and reconnects) in the background, relays retry,
+                // and the stream and consumers are made when first needed.
+                let client = async_nats::ConnectOptions::new()
+                    .retry_on_initial_connect()
+                    .connect(url.as_str())
                     .await
-                    .map_err(|e| anyhow!("creating the {stream} stream: {e}"))?;
-                forward_live_events(client, format!("{prefix}.>"), live.clone()).await?;
-                (Transport::Nats { jetstream, stream, prefix }, true)
+                    .with_context(|| format!("connecting to NATS at {url}"))?;
+                let jetstream = jetstream::new(client.clone());
+                let prefix = namespace.to_lowercase();
+                let stream = stream::Config {
+                    name: namespace.to_uppercase(),
+                    subjects: vec![format!("{prefix}.>")],
+                    max_age: *max_age,
+                    duplicate_window: Duration::from_secs(120),
+                    storage: stream::StorageType::File,
+                    ..Default::default()
+                };
+                forward_live_events(client.clone(), format!("{prefix}.>"), live.clone()).await?;
+                (Transport::Nats { client, jetstream, stream, prefix }, true)
             }
         };
         let (open, _) = watch::channel(open);
@@ -115,6 +118,14 @@ impl Bus {
 
     pub(super) async fn wait_until_open(&self) {
         let _ = self.0.open.subscribe().wait_for(|open| *open).await;
+    }
+
+    /// Whether events can flow: the in-process bus always can; NATS when connected.
+    pub fn is_ready(&self) -> bool {
+        match &self.0.transport {
+            Transport::InProcess { .. } => true,
+            Transport::Nats { client, .. } => client.connection_state() == async_nats::connection::State::Connected,
+        }
     }
 
     /// Every event published from now on, as this process sees it.
@@ -147,17 +158,25 @@ impl Bus {
                 let _ = self.0.live.send(envelope.clone());
                 Ok(())
             }
-            Transport::Nats { jetstream, prefix, .. } => {
+            Transport::Nats { jetstream, stream, prefix, .. } => {
                 let mut headers = async_nats::HeaderMap::new();
                 headers.insert("Nats-Msg-Id", envelope.id.as_str());
                 let subject = format!("{prefix}.{}", envelope.event_type);
-                let payload = serde_json::to_vec(envelope)?;
-                jetstream
-                    .publish_with_headers(subject, headers, payload.into())
-                    .await
-                    .map_err(|e| anyhow!("publishing to JetStream: {e}"))?
-                    .await
-                    .map_err(|e| anyhow!("JetStream did not store the event: {e}"))?;
+                let body = serde_json::to_vec(envelope)?;
+                let store = || async {
+                    jetstream
+                        .publish_with_headers(subject.clone(), headers.clone(), body.clone().into())
+                        .await
+                        .map_err(|e| anyhow!("publishing to JetStream: {e}"))?
+                        .await
+                        .map_err(|e| anyhow!("JetStream did not store the event: {e}"))
+                };
+                if store().await.is_err() {
+                    // The stream may not exist (yet, or any more, if the broker
+                    // lost its store): make it and try once more; the relay retries after that.
+                    ensure_stream(jetstream, stream).await?;
+                    store().await?;
+                }
                 Ok(())
             }
         }
@@ -188,7 +207,7 @@ impl Bus {
                 Ok(())
             }
             Transport::Nats { jetstream, stream, .. } => {
-                let stream = jetstream.get_stream(stream.as_str()).await.map_err(|e| anyhow!("opening the stream: {e}"))?;
+                let stream = ensure_stream(jetstream, stream).await?;
                 let durable = stream
                     .get_or_create_consumer(
                         consumer.name,
@@ -198,8 +217,8 @@ impl Bus {
                             // consumer skips what it does not subscribe to below.
                             ack_policy: jetstream::consumer::AckPolicy::Explicit,
                             ack_wait: Duration::from_secs(30),
-                            // Our own count dead-letters at MAX_ATTEMPTS; this bounds it on the server too.
-                            max_deliver: MAX_ATTEMPTS * 2,
+                            // Our own count dead-letters first; this bounds it on the server too.
+                            max_deliver: consumer.retry.attempts * 2,
                             ..Default::default()
                         },
                     )
@@ -212,13 +231,10 @@ impl Bus {
                         _ = kit::background::stopping(&mut shutdown) => break,
                     };
                     let Some(message) = message else { break };
-                    let message = match message {
-                        Ok(message) => message,
-                        Err(error) => {
-                            tracing::warn!(consumer = consumer.name, %error, "reading from JetStream failed");
-                            continue;
-                        }
-                    };
+                    // A broken pull (the broker restarted, the consumer or the
+                    // stream is gone) ends this attachment; the caller attaches
+                    // again, making the stream and the consumer anew if need be.
+                    let message = message.map_err(|e| anyhow!("reading the {} consumer: {e}", consumer.name))?;
                     let envelope: Envelope = match serde_json::from_slice(&message.payload) {
                         Ok(envelope) => envelope,
                         Err(error) => {
@@ -236,7 +252,7 @@ impl Bus {
                         Outcome::Handled | Outcome::DeadLettered => message.ack().await,
                         Outcome::Retry => {
                             let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
-                            message.ack_with(AckKind::Nak(Some(kit::work::backoff(delivered as i64)))).await
+                            message.ack_with(AckKind::Nak(Some(consumer.retry.backoff(delivered as i64)))).await
                         }
                     };
                     if let Err(error) = acknowledged {
@@ -247,6 +263,11 @@ impl Bus {
             }
         }
     }
+}
+
+/// The shop's stream, made when missing.
+async fn ensure_stream(jetstream: &jetstream::Context, config: &stream::Config) -> anyhow::Result<stream::Stream> {
+    jetstream.get_or_create_stream(config.clone()).await.map_err(|e| anyhow!("opening the {} stream: {e}", config.name))
 }
 
 /// Feeds every event on `subject` into `live`, so that a process sees the

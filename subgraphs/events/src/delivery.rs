@@ -5,13 +5,11 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use kit::db::{Db, inserted_once, new_id, now};
+use kit::work::Retry;
 use sqlx::AnyConnection;
 use tracing::Instrument;
 
 use super::{Envelope, Outbox};
-
-/// Deliveries of one event to one consumer before it becomes a dead letter.
-pub const MAX_ATTEMPTS: i64 = 5;
 
 /// What a subgraph does with the events it consumes: decode the event and
 /// call the one step of the shop it stands for.
@@ -39,13 +37,15 @@ pub struct Consumer {
     pub handler: Arc<dyn Handler>,
     /// Where the events the handler records go; woken after each commit.
     pub outbox: Outbox,
+    /// How often a failing delivery is tried before it becomes a dead letter.
+    pub retry: Retry,
 }
 
 /// How one delivery ended, for the bus to acknowledge or retry.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
     Handled,
-    /// Failed MAX_ATTEMPTS times: now a dead letter; acknowledge it.
+    /// Failed as often as `retry` allows: now a dead letter; acknowledge it.
     DeadLettered,
     /// Failed; deliver again later.
     Retry,
@@ -67,7 +67,7 @@ impl Consumer {
             Err(error) => error,
         };
         match self.record_failure(envelope, &error).await {
-            Ok(attempts) if attempts >= MAX_ATTEMPTS => {
+            Ok(attempts) if attempts >= self.retry.attempts => {
                 tracing::error!(consumer = self.name, event_id = %envelope.id, event_type = %envelope.event_type, error = %format!("{error:#}"), "event dead-lettered");
                 Outcome::DeadLettered
             }
@@ -94,7 +94,7 @@ impl Consumer {
         self.handler.committed(envelope)
     }
 
-    /// Counts a failed attempt; at MAX_ATTEMPTS also writes the dead letter.
+    /// Counts a failed attempt; at the last one also writes the dead letter.
     async fn record_failure(&self, envelope: &Envelope, error: &anyhow::Error) -> anyhow::Result<i64> {
         let mut tx = self.db.begin().await?;
         let attempts: i64 = sqlx::query_scalar(
@@ -107,7 +107,7 @@ impl Consumer {
         .bind(format!("{error:#}"))
         .fetch_one(&mut *tx)
         .await?;
-        if attempts >= MAX_ATTEMPTS {
+        if attempts >= self.retry.attempts {
             sqlx::query(
                 "INSERT INTO dead_letters (id, consumer, event_id, event_type, envelope, error, attempts, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (consumer, event_id) DO NOTHING",

@@ -16,7 +16,7 @@ pub mod runtime;
 
 pub use bus::{Bus, BusConfig};
 pub use contracts::Contract;
-pub use delivery::{Consumer, DeadLetter, Handler, MAX_ATTEMPTS, dead_letters, replay};
+pub use delivery::{Consumer, DeadLetter, Handler, dead_letters, replay};
 pub use kit::trace::Trace;
 pub use outbox::{Outbox, record};
 

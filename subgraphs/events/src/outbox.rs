@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use kit::background::{Round, repeat};
 use kit::db::{Db, fetch_by_keys, now, placeholders};
-use kit::work::Queue;
+use kit::work::{Queue, Retry};
 use sqlx::AnyConnection;
 use tokio::sync::{Notify, watch};
 
@@ -44,6 +44,7 @@ pub struct Outbox {
     db: Db,
     bus: Bus,
     wake: Arc<Notify>,
+    retry: Retry,
 }
 
 #[derive(sqlx::FromRow)]
@@ -59,8 +60,10 @@ struct OutboxRow {
 }
 
 impl Outbox {
-    pub fn new(db: Db, bus: Bus) -> Self {
-        Outbox { db, bus, wake: Arc::new(Notify::new()) }
+    /// A failed publish is tried again as `retry` says (with the in-process
+    /// bus a publish fails when a consumer does, so this is their retry too).
+    pub fn new(db: Db, bus: Bus, retry: Retry) -> Self {
+        Outbox { db, bus, wake: Arc::new(Notify::new()), retry }
     }
 
     /// Tells the relay that a transaction with events has committed.
@@ -103,7 +106,7 @@ impl Outbox {
                 Err(error) => {
                     let item = claimed.iter().find(|item| item.id == envelope.id).expect("every row read was claimed");
                     tracing::warn!(event_id = %envelope.id, event_type = %envelope.event_type, attempts = item.attempts, error = %format!("{error:#}"), "publishing failed; will retry");
-                    UNPUBLISHED.retry_later(&self.db, item, &error).await?;
+                    UNPUBLISHED.retry_later(&self.db, item, &error, &self.retry).await?;
                 }
             }
         }

@@ -11,6 +11,8 @@ use kit::JwtVerifier;
 use kit::config::Settings;
 use kit::db::Db;
 use kit::graph::GraphClient;
+use axum::http::StatusCode;
+use axum::routing::get;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -67,14 +69,14 @@ impl Service {
     /// The consumer of a subgraph named `name`, when it consumes events.
     pub fn consumer(&self, name: &'static str, context: &Context) -> Option<Consumer> {
         let handler = self.handler.clone()?;
-        Some(Consumer { name, db: context.background_db.clone(), handler, outbox: context.outbox.clone() })
+        Some(Consumer { name, db: context.background_db.clone(), handler, outbox: context.outbox.clone(), retry: context.settings.event_retry })
     }
 }
 
 /// Serves `subgraph` on `listener` until `context.shutdown`: its HTTP app,
 /// its outbox relay, its consumer and its workers. In-flight requests and
 /// deliveries finish before it returns.
-pub async fn run(subgraph: &Subgraph, context: Context, service: Service, listener: TcpListener) -> anyhow::Result<()> {
+pub async fn run(subgraph: &'static Subgraph, context: Context, service: Service, listener: TcpListener) -> anyhow::Result<()> {
     let mut background = vec![tokio::spawn(context.outbox.clone().relay(context.shutdown.clone()))];
     if let Some(consumer) = service.consumer(subgraph.name, &context) {
         let (bus, shutdown) = (context.bus.clone(), context.shutdown.clone());
@@ -87,10 +89,26 @@ pub async fn run(subgraph: &Subgraph, context: Context, service: Service, listen
         }));
     }
     background.extend(service.workers.into_iter().map(tokio::spawn));
-    let served = kit::server::serve(listener, service.app, context.shutdown.clone()).await;
+    let (db, bus) = (context.db.clone(), context.bus.clone());
+    let app = service.app.route("/health", get(|| async { "ok" })).route("/ready", get(move || ready(subgraph.name, db.clone(), bus.clone())));
+    let served = kit::server::serve(listener, app, context.shutdown.clone()).await;
     for task in background {
         let _ = task.await;
     }
     context.db.close().await;
     served
+}
+
+/// Ready when the database answers and events can flow (for a load
+/// balancer's health check: send traffic here only then).
+async fn ready(name: &'static str, db: Db, bus: Bus) -> (StatusCode, &'static str) {
+    if let Err(error) = sqlx::query("SELECT 1").execute(&db).await {
+        tracing::warn!(%error, subgraph = name, "not ready: database unreachable");
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable");
+    }
+    if !bus.is_ready() {
+        tracing::warn!(subgraph = name, "not ready: the event bus is unreachable");
+        return (StatusCode::SERVICE_UNAVAILABLE, "event bus unreachable");
+    }
+    (StatusCode::OK, "ready")
 }

@@ -61,7 +61,7 @@ pub fn start(context: &Context) -> Service {
         }
     });
     Service {
-        app: kit::server::app(NAME, schema(context.db.clone()), request_data(&context.db), context.verifier.clone(), context.db.clone()),
+        app: kit::server::app(NAME, schema(context.db.clone()), request_data(&context.db), context.verifier.clone()),
         handler: Some(Arc::new(events::InventoryEvents { reservation_ttl: context.settings.reservation_ttl })),
         workers: vec![sweep.boxed()],
     }

@@ -43,6 +43,17 @@ where
     }
 }
 
+/// Resolves when the process is asked to stop: SIGINT (Ctrl-C) or SIGTERM
+/// (what containers, systemd and Kubernetes send).
+pub async fn termination() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        interrupted = tokio::signal::ctrl_c() => interrupted?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}
+
 /// Resolves once `shutdown` turns true (or its sender is gone). The guard
 /// `wait_for` returns is dropped here, so callers stay `Send` across awaits.
 pub async fn stopping(shutdown: &mut watch::Receiver<bool>) {

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::work::Retry;
+
 /// Tunables of the checkout saga.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -11,6 +13,9 @@ pub struct Settings {
     pub expiry_sweep: Duration,
     /// How long the sandbox gateway takes to answer `tok_slow`.
     pub sandbox_slow_delay: Duration,
+    /// How a failed event delivery or publish is tried again before it
+    /// becomes a dead letter.
+    pub event_retry: Retry,
 }
 
 impl Default for Settings {
@@ -19,23 +24,29 @@ impl Default for Settings {
             reservation_ttl: Duration::from_secs(15 * 60),
             expiry_sweep: Duration::from_secs(5),
             sandbox_slow_delay: Duration::from_secs(3),
+            event_retry: Retry::default(),
         }
     }
 }
 
 impl Settings {
-    /// The defaults, overridden by RESERVATION_TTL, RESERVATION_SWEEP and
-    /// SANDBOX_SLOW_DELAY (durations like 90s, 15m).
+    /// The defaults, overridden by RESERVATION_TTL, RESERVATION_SWEEP,
+    /// SANDBOX_SLOW_DELAY and EVENT_RETRY_MAX_BACKOFF (durations like 90s,
+    /// 15m) and EVENT_RETRY_ATTEMPTS (a count).
     pub fn from_env() -> anyhow::Result<Self> {
         let mut settings = Settings::default();
         for (variable, target) in [
             ("RESERVATION_TTL", &mut settings.reservation_ttl),
             ("RESERVATION_SWEEP", &mut settings.expiry_sweep),
             ("SANDBOX_SLOW_DELAY", &mut settings.sandbox_slow_delay),
+            ("EVENT_RETRY_MAX_BACKOFF", &mut settings.event_retry.max),
         ] {
             if let Ok(text) = std::env::var(variable) {
                 *target = parse_duration(&text).map_err(|e| anyhow::anyhow!("{variable}: {e}"))?;
             }
+        }
+        if let Ok(text) = std::env::var("EVENT_RETRY_ATTEMPTS") {
+            settings.event_retry.attempts = text.parse().ok().filter(|n| *n >= 1).ok_or_else(|| anyhow::anyhow!("EVENT_RETRY_ATTEMPTS: {text:?} is not a count of 1 or more"))?;
         }
         Ok(settings)
     }

@@ -125,7 +125,7 @@ pub async fn connect(url: &str, migrators: Vec<Migrator>) -> anyhow::Result<Db> 
             })
         })
     } else {
-        AnyPoolOptions::new().max_connections(16)
+        AnyPoolOptions::new().max_connections(pool_size()?)
     };
     let pool = options
         .acquire_timeout(Duration::from_secs(30))
@@ -137,6 +137,15 @@ pub async fn connect(url: &str, migrators: Vec<Migrator>) -> anyhow::Result<Db> 
         migrator.run(&pool).await.context("running the database migrations")?;
     }
     Ok(Db { pool, statements: Arc::default(), postgres: !sqlite })
+}
+
+/// Connections a PostgreSQL pool may open: DATABASE_POOL_SIZE, 10 by
+/// default (seven processes of the shop stay under PostgreSQL's default of 100).
+fn pool_size() -> anyhow::Result<u32> {
+    match std::env::var("DATABASE_POOL_SIZE") {
+        Ok(text) => text.parse().ok().filter(|n| *n >= 1).with_context(|| format!("DATABASE_POOL_SIZE: {text:?} is not a count of 1 or more")),
+        Err(_) => Ok(10),
+    }
 }
 
 /// The folder of a SQLite database file, which must exist before SQLite can create the file.

@@ -1,6 +1,6 @@
-//! The HTTP server every subgraph runs behind: POST /graphql (with the
-//! viewer verified from the JWT), /health and /ready. Its metrics are served
-//! apart (`metrics`), never on this port.
+//! The HTTP server every subgraph runs behind: /graphql, with the viewer
+//! verified from the JWT. (The runtime adds /health and /ready; metrics are
+//! served apart, never on this port.)
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,15 +8,15 @@ use std::time::Instant;
 use async_graphql::{ObjectType, Schema, SubscriptionType};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::post;
 use futures::StreamExt;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
 use crate::auth::JwtVerifier;
-use crate::db::{Batches, Db};
+use crate::db::Batches;
 use crate::metrics::{SUBGRAPH_LATENCY, SUBGRAPH_REQUESTS};
 use crate::trace::Trace;
 
@@ -50,7 +50,6 @@ struct AppState<Q, M, S> {
     schema: Schema<Q, M, S>,
     request_data: RequestData,
     verifier: Arc<JwtVerifier>,
-    db: Db,
 }
 
 /// The SDL a subgraph contributes to composition (Federation v2, with `@link`).
@@ -82,18 +81,14 @@ where
 }
 
 /// Builds the subgraph's HTTP app around its schema.
-pub fn app<Q, M, S>(name: &'static str, schema: Schema<Q, M, S>, request_data: RequestData, verifier: Arc<JwtVerifier>, db: Db) -> axum::Router
+pub fn app<Q, M, S>(name: &'static str, schema: Schema<Q, M, S>, request_data: RequestData, verifier: Arc<JwtVerifier>) -> axum::Router
 where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
-    let state = Arc::new(AppState { name, schema, request_data, verifier, db });
-    axum::Router::new()
-        .route("/graphql", post(graphql::<Q, M, S>))
-        .route("/health", get(|| async { "ok" }))
-        .route("/ready", get(ready::<Q, M, S>))
-        .with_state(state)
+    let state = Arc::new(AppState { name, schema, request_data, verifier });
+    axum::Router::new().route("/graphql", post(graphql::<Q, M, S>)).with_state(state)
 }
 
 /// Queries and mutations answer with one JSON document; a subscription (the
@@ -203,16 +198,6 @@ fn multipart_parts(
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
-}
-
-async fn ready<Q, M, S>(State(state): State<Arc<AppState<Q, M, S>>>) -> impl IntoResponse {
-    match sqlx::query("SELECT 1").execute(&state.db).await {
-        Ok(_) => (StatusCode::OK, "ready"),
-        Err(error) => {
-            tracing::warn!(%error, subgraph = state.name, "not ready: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
-        }
-    }
 }
 
 /// Serves `app` until `shutdown` turns true, then finishes in-flight requests.

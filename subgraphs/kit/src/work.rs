@@ -68,10 +68,10 @@ impl Queue {
         Ok(())
     }
 
-    /// Gives a failed item back, due again after a backoff that grows with its attempts.
-    pub async fn retry_later(&self, db: &Db, item: &Claimed, error: &anyhow::Error) -> Result<(), sqlx::Error> {
+    /// Gives a failed item back, due again after `retry`'s backoff for its attempts.
+    pub async fn retry_later(&self, db: &Db, item: &Claimed, error: &anyhow::Error, retry: &Retry) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE work_items SET due_at = $1, lease_until = NULL, last_error = $2 WHERE queue = $3 AND id = $4")
-            .bind(from_now(backoff(item.attempts)))
+            .bind(from_now(retry.backoff(item.attempts)))
             .bind(format!("{error:#}"))
             .bind(self.name)
             .bind(&item.id)
@@ -81,10 +81,34 @@ impl Queue {
     }
 }
 
-/// Wait before trying again after `attempts` failures: 100 ms doubling, at most 5 s.
-pub fn backoff(attempts: i64) -> Duration {
-    let exponent = attempts.clamp(1, 16) as u32 - 1;
-    Duration::from_millis(100u64.saturating_mul(1 << exponent)).min(Duration::from_secs(5))
+/// How failed work is tried again: after a wait that doubles from `first`
+/// up to `max`, `attempts` times in all before it is given up (an event then
+/// becomes a dead letter). The default outlasts a blip of several minutes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retry {
+    pub attempts: i64,
+    pub first: Duration,
+    pub max: Duration,
+}
+
+impl Default for Retry {
+    /// 15 attempts, 100 ms doubling to a minute: about seven minutes in all.
+    fn default() -> Self {
+        Retry { attempts: 15, first: Duration::from_millis(100), max: Duration::from_secs(60) }
+    }
+}
+
+impl Retry {
+    /// The wait after `attempts` failures.
+    pub fn backoff(&self, attempts: i64) -> Duration {
+        let exponent = attempts.clamp(1, 32) as u32 - 1;
+        self.first.saturating_mul(1u32.checked_shl(exponent).unwrap_or(u32::MAX)).min(self.max)
+    }
+
+    /// How long retrying lasts before giving up.
+    pub fn lasts(&self) -> Duration {
+        (1..self.attempts).map(|attempt| self.backoff(attempt)).sum()
+    }
 }
 
 #[cfg(test)]
@@ -93,9 +117,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        assert_eq!(backoff(1), Duration::from_millis(100));
-        assert_eq!(backoff(3), Duration::from_millis(400));
-        assert_eq!(backoff(40), Duration::from_secs(5));
+        let retry = Retry::default();
+        assert_eq!(retry.backoff(1), Duration::from_millis(100));
+        assert_eq!(retry.backoff(3), Duration::from_millis(400));
+        assert_eq!(retry.backoff(40), Duration::from_secs(60));
+        assert!(retry.lasts() > Duration::from_secs(5 * 60), "the default outlasts a blip of minutes: {:?}", retry.lasts());
     }
 
     #[tokio::test]

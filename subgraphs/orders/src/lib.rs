@@ -76,7 +76,7 @@ pub fn start(context: &Context) -> Service {
     let payments = payment::Payments::new(context.background_db.clone(), gateway.clone(), context.outbox.clone());
     let checkout = Checkout { graph: context.graph.clone(), outbox: context.outbox.clone(), gateway, bus: context.bus.clone() };
     Service {
-        app: kit::server::app(NAME, schema(context.db.clone(), checkout), request_data(&context.db), context.verifier.clone(), context.db.clone()),
+        app: kit::server::app(NAME, schema(context.db.clone(), checkout), request_data(&context.db), context.verifier.clone()),
         handler: Some(Arc::new(events::OrdersEvents { payments: payments.clone() })),
         workers: vec![payments.take_payments(context.shutdown.clone()).boxed()],
     }

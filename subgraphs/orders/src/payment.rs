@@ -11,7 +11,7 @@ use events::Outbox;
 use kit::background::{Round, repeat};
 use kit::db::Db;
 use kit::money::Money;
-use kit::work::{Claimed, Queue};
+use kit::work::{Claimed, Queue, Retry};
 use sqlx::AnyConnection;
 use tokio::sync::{Notify, Semaphore, watch};
 
@@ -111,7 +111,7 @@ impl Payments {
             Ok(()) => PAYMENTS_DUE.finish(&self.db, std::slice::from_ref(&item.id)).await,
             Err(error) => {
                 tracing::warn!(order_id = %item.id, attempts = item.attempts, error = %format!("{error:#}"), "settling the payment failed; will retry");
-                PAYMENTS_DUE.retry_later(&self.db, &item, &error).await
+                PAYMENTS_DUE.retry_later(&self.db, &item, &error, &Retry::default()).await
             }
         };
         if let Err(error) = finished {

@@ -31,7 +31,7 @@ async fn schema_with_one_order() -> (orders::OrdersSchema, RequestData) {
     let bus = Bus::connect(&BusConfig::InProcess).await.unwrap();
     let checkout = orders::Checkout {
         graph: GraphClient::new("http://127.0.0.1:9/unused", None),
-        outbox: Outbox::new(db.clone(), bus.clone()),
+        outbox: Outbox::new(db.clone(), bus.clone(), kit::work::Retry::default()),
         gateway: Arc::new(orders::SandboxGateway::new(db.clone(), Duration::ZERO)),
         bus,
     };

@@ -47,7 +47,7 @@ pub fn request_data(db: &Db) -> kit::server::RequestData {
 /// Serves the catalog; price changes go out through its outbox.
 pub fn start(context: &Context) -> Service {
     Service {
-        app: kit::server::app(NAME, schema(context.db.clone(), context.outbox.clone()), request_data(&context.db), context.verifier.clone(), context.db.clone()),
+        app: kit::server::app(NAME, schema(context.db.clone(), context.outbox.clone()), request_data(&context.db), context.verifier.clone()),
         handler: None,
         workers: vec![],
     }

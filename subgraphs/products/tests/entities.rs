@@ -27,7 +27,7 @@ async fn schema_with_one_product() -> (products::ProductsSchema, RequestData, St
     };
     products::insert_catalog(&db, &[product]).await.unwrap();
     let bus = Bus::connect(&BusConfig::InProcess).await.unwrap();
-    (products::schema(db.clone(), Outbox::new(db.clone(), bus)), products::request_data(&db), id)
+    (products::schema(db.clone(), Outbox::new(db.clone(), bus, kit::work::Retry::default())), products::request_data(&db), id)
 }
 
 const ENTITIES: &str = "query ($r: [_Any!]!) { _entities(representations: $r) { \

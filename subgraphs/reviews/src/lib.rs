@@ -50,7 +50,7 @@ pub fn request_data(db: &Db) -> kit::server::RequestData {
 /// Serves the schema and marks verified purchases from confirmed orders.
 pub fn start(context: &Context) -> Service {
     Service {
-        app: kit::server::app(NAME, schema(context.db.clone(), context.graph.clone()), request_data(&context.db), context.verifier.clone(), context.db.clone()),
+        app: kit::server::app(NAME, schema(context.db.clone(), context.graph.clone()), request_data(&context.db), context.verifier.clone()),
         handler: Some(Arc::new(events::ReviewsEvents)),
         workers: vec![],
     }
