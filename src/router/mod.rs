@@ -4,6 +4,7 @@
 mod field_limit;
 mod landing;
 mod metrics;
+mod multipart;
 mod rate_limit;
 mod verify_token;
 
@@ -16,6 +17,7 @@ use serde_yaml::Value;
 pub use field_limit::FieldLimit;
 pub use landing::Landing;
 pub use metrics::Metrics;
+pub use multipart::Multipart;
 pub use rate_limit::{RateLimit, SERVICE_SCOPE};
 pub use verify_token::VerifyToken;
 
@@ -28,6 +30,7 @@ fn plugins() -> PluginRegistry {
         .register::<RateLimit>()
         .register::<FieldLimit>()
         .register::<Metrics>()
+        .register::<Multipart>()
 }
 
 /// Runs the router on this thread until it is stopped (SIGINT or SIGTERM).

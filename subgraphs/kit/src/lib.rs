@@ -13,6 +13,7 @@ pub mod directives;
 pub mod domain;
 pub mod error;
 pub mod graph;
+pub mod http;
 pub mod idempotency;
 pub mod limits;
 pub mod metrics;

@@ -5,18 +5,20 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use async_graphql::parser::types::OperationType;
 use async_graphql::{ObjectType, Schema, SubscriptionType};
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::IntoResponse;
-use axum::routing::post;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use futures::StreamExt;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
 use crate::auth::JwtVerifier;
 use crate::db::Batches;
+use crate::http;
 use crate::metrics::{SUBGRAPH_LATENCY, SUBGRAPH_REQUESTS};
 use crate::trace::Trace;
 
@@ -37,9 +39,6 @@ pub struct Gateway {
 /// The header a gateway identifies itself with, and the scope its token carries.
 pub const GATEWAY_TOKEN_HEADER: &str = "x-gateway-token";
 pub const GATEWAY_SCOPE: &str = "gateway";
-
-/// How often an open subscription sends a heartbeat part.
-const SUBSCRIPTION_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// What a subgraph adds to each request: its batch loaders, which run their
 /// batches where `Batches` says.
@@ -88,23 +87,28 @@ where
     S: SubscriptionType + 'static,
 {
     let state = Arc::new(AppState { name, schema, request_data, verifier });
-    axum::Router::new().route("/graphql", post(graphql::<Q, M, S>)).with_state(state)
+    axum::Router::new().route("/graphql", get(graphql::<Q, M, S>).post(graphql::<Q, M, S>)).with_state(state)
 }
 
-/// Queries and mutations answer with one JSON document; a subscription (the
-/// router asks with `Accept: multipart/mixed`) streams multipart parts until
-/// the client goes away.
-async fn graphql<Q, M, S>(
-    State(state): State<Arc<AppState<Q, M, S>>>,
-    headers: HeaderMap,
-    request: GraphQLRequest,
-) -> axum::response::Response
+/// Runs a GraphQL request sent over HTTP (see `http`): a query or mutation
+/// answered once, in the type the caller accepts; a subscription streamed
+/// as multipart parts until the caller goes away.
+async fn graphql<Q, M, S>(State(state): State<Arc<AppState<Q, M, S>>>, method: Method, headers: HeaderMap, uri: Uri, body: Bytes) -> Response
 where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
     let started = Instant::now();
+    let accepted = http::accepted(header(&headers, "accept").as_deref());
+    let request = match http::read_request(&method, &headers, &uri, &body) {
+        Ok(request) => request,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let subscription = http::operation_type(&request) == Some(OperationType::Subscription);
+    if (subscription && !accepted.multipart) || (!subscription && accepted.answer.is_none()) {
+        return http::not_acceptable();
+    }
     let request_id = header(&headers, "x-request-id").unwrap_or_else(crate::db::new_id);
     let span = tracing::info_span!(
         "subgraph_request",
@@ -118,19 +122,14 @@ where
             let trace = Trace { correlation_id: request_id, traceparent: header(&headers, "traceparent") };
             let gateway = Gateway { trusted: trusted_gateway(&state.verifier, &headers).await };
             let request = request
-                .into_inner()
                 .data(viewer)
                 .data(trace)
                 .data(gateway)
                 .data(ForwardedAuthorization(header(&headers, "authorization")));
-            if header(&headers, "accept").is_some_and(|accept| accept.contains("multipart/mixed")) {
+            if subscription {
                 SUBGRAPH_REQUESTS.with_label_values(&[state.name, "subscription"]).inc();
                 let request = (state.request_data)(request, &Batches::spawned());
-                let parts = multipart_parts(state.schema.execute_stream(request));
-                return axum::response::Response::builder()
-                    .header("content-type", "multipart/mixed; boundary=graphql; subscriptionSpec=\"1.0\"")
-                    .body(axum::body::Body::from_stream(parts))
-                    .expect("a static header is valid");
+                return http::multipart(state.schema.execute_stream(request).map(with_codes).boxed());
             }
             let answered = Batches::run(|batches| state.schema.execute((state.request_data)(request, &batches)));
             with_codes(answered.instrument(span).await)
@@ -140,7 +139,7 @@ where
     let outcome = if response.is_ok() { "ok" } else { "error" };
     SUBGRAPH_REQUESTS.with_label_values(&[state.name, outcome]).inc();
     SUBGRAPH_LATENCY.with_label_values(&[state.name, outcome]).observe(started.elapsed().as_secs_f64());
-    GraphQLResponse::from(response).into_response()
+    http::respond(response, accepted.answer.unwrap_or(http::Answer::Json))
 }
 
 /// True when the request carries a gateway token that verifies.
@@ -166,34 +165,6 @@ fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response 
         }
     }
     response
-}
-
-/// A subscription's responses as multipart parts (the multipart subscription
-/// protocol): each part is closed by the next delimiter as soon as it is
-/// written, so the router passes every update on at once; a heartbeat part
-/// keeps idle connections open.
-fn multipart_parts(
-    responses: futures::stream::BoxStream<'static, async_graphql::Response>,
-) -> impl futures::Stream<Item = Result<axum::body::Bytes, std::convert::Infallible>> {
-    fn part(json: &str) -> axum::body::Bytes {
-        format!("content-type: application/json\r\n\r\n{json}\r\n--graphql\r\n").into()
-    }
-    let heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + SUBSCRIPTION_HEARTBEAT, SUBSCRIPTION_HEARTBEAT);
-    let opening = futures::stream::once(async { axum::body::Bytes::from_static(b"\r\n--graphql\r\n") });
-    let parts = futures::stream::unfold(Some((responses, heartbeat)), |state| async move {
-        let (mut responses, mut heartbeat) = state?;
-        tokio::select! {
-            response = responses.next() => Some(match response {
-                Some(response) => {
-                    let payload = serde_json::json!({ "payload": response }).to_string();
-                    (part(&payload), Some((responses, heartbeat)))
-                }
-                None => (axum::body::Bytes::from_static(b"--graphql--\r\n"), None),
-            }),
-            _ = heartbeat.tick() => Some((part("{}"), Some((responses, heartbeat)))),
-        }
-    });
-    opening.chain(parts).map(Ok)
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
