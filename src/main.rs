@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use commerce_supergraph::subgraphs::{Serving, Shared, Subgraph};
 use commerce_supergraph::supergraph::{self, Options, Storage};
-use commerce_supergraph::{bench, compose, router, seed, token};
+use commerce_supergraph::{bench, compose, router, saga, seed, telemetry, token};
 use events::{Bus, BusConfig};
 use kit::config::{Settings, parse_duration};
 
@@ -125,50 +125,19 @@ enum Measurement {
 #[derive(Subcommand)]
 enum EventsAction {
     /// Lists the dead letters of every consuming subgraph, with their error.
-    DeadLetters,
+    DeadLetters {
+        #[arg(long)]
+        json: bool,
+    },
     /// Delivers one dead letter again, once its cause is fixed.
     Replay { id: String },
-}
-
-/// A consuming subgraph's database: `<NAME>_DATABASE_URL`, or its dev SQLite file.
-fn consumer_database_url(subgraph: Subgraph) -> String {
-    std::env::var(format!("{}_DATABASE_URL", subgraph.name().to_uppercase()))
-        .unwrap_or_else(|_| format!("sqlite://data/{}.db?mode=rwc", subgraph.name()))
-}
-
-async fn events(config_dir: PathBuf, action: EventsAction) -> anyhow::Result<()> {
-    let consumers = [Subgraph::Inventory, Subgraph::Orders, Subgraph::Cart, Subgraph::Reviews];
-    match action {
-        EventsAction::DeadLetters => {
-            for subgraph in consumers {
-                let db = subgraph.connect(&consumer_database_url(subgraph)).await?;
-                for letter in events::dead_letters(&db).await? {
-                    let state = letter.replayed_at.map_or("dead".to_string(), |at| format!("replayed {at}"));
-                    println!(
-                        "{}  {:<9} {} {} ({} attempts, {state}, since {})\n    {}",
-                        letter.id, letter.consumer, letter.event_type, letter.event_id, letter.attempts, letter.created_at, letter.error
-                    );
-                }
-            }
-            Ok(())
-        }
-        EventsAction::Replay { id } => {
-            let router_url = std::env::var("ROUTER_URL").unwrap_or_else(|_| "http://127.0.0.1:4000/graphql".into());
-            // Events the handler emits land in the outbox; the running subgraph's relay publishes them.
-            let shared = Shared::new(&config_dir, &router_url, Bus::connect(&BusConfig::InProcess).await?, Settings::from_env()?)?;
-            for subgraph in consumers {
-                let db = subgraph.connect(&consumer_database_url(subgraph)).await?;
-                if !events::dead_letters(&db).await?.iter().any(|letter| letter.id == id) {
-                    continue;
-                }
-                let consumer = Serving::new(subgraph, consumer_database_url(subgraph), &shared).consumer(db)?;
-                events::replay(&consumer, &id).await?;
-                println!("replayed {id} to {}", subgraph.name());
-                return Ok(());
-            }
-            anyhow::bail!("no consumer has a dead letter {id}")
-        }
-    }
+    /// One order's saga: its status, timeline, reservation, payment, and the
+    /// events sent and received about it.
+    Order {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -178,7 +147,7 @@ fn main() -> anyhow::Result<()> {
         Command::Dev { data_dir, port, metrics_addr } => tokio_main(dev(cli.config_dir, data_dir, port, metrics_addr)),
         Command::Router { metrics_addr } => router::run_standalone(&cli.config_dir, &metrics_addr),
         Command::Subgraph { name, database_url, host, port, router_url, metrics_addr } => {
-            init_logging();
+            let _telemetry = telemetry::init(&format!("commerce-{}", name.name()))?;
             let database_url = database_url.unwrap_or_else(|| format!("sqlite://data/{}.db?mode=rwc", name.name()));
             let metrics_addr = metrics_addr.unwrap_or_else(|| format!("127.0.0.1:{}", name.default_port() + 5464));
             let address = (host, port.unwrap_or(name.default_port()));
@@ -207,8 +176,14 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Bench { measurement: Measurement::Limits { requests } } => tokio_main(bench::limits::run(requests)),
         Command::Events { action } => {
-            init_logging();
-            tokio_main(events(cli.config_dir, action))
+            let _telemetry = telemetry::init("commerce-events")?;
+            tokio_main(async move {
+                match action {
+                    EventsAction::DeadLetters { json } => saga::dead_letters(json).await,
+                    EventsAction::Replay { id } => saga::replay(&cli.config_dir, &id).await,
+                    EventsAction::Order { id, json } => saga::order(&id, json).await,
+                }
+            })
         }
         Command::Token { sub, name, scopes, ttl } => {
             let request = token::TokenRequest { subject: &sub, name: name.as_deref(), scopes: &scopes, ttl };
@@ -222,12 +197,6 @@ fn tokio_main(future: impl Future<Output = anyhow::Result<()>>) -> anyhow::Resul
     tokio::runtime::Runtime::new()?.block_on(future)
 }
 
-/// Logging for processes without the router (the router installs its own).
-fn init_logging() {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
-}
 
 async fn dev(config_dir: PathBuf, data_dir: PathBuf, port: u16, metrics_address: std::net::SocketAddr) -> anyhow::Result<()> {
     let running = supergraph::start(Options {
@@ -243,6 +212,7 @@ async fn dev(config_dir: PathBuf, data_dir: PathBuf, port: u16, metrics_address:
         settings: Settings::from_env()?,
         handler_layer: None,
         metrics_address,
+        otlp_endpoint: telemetry::otlp_endpoint(),
     })
     .await?;
     let customer = token::TokenRequest { subject: "customer-1", name: Some("Dev Customer"), scopes: &[], ttl: std::time::Duration::from_secs(7 * 86_400) };

@@ -106,6 +106,9 @@ pub struct Options {
     pub handler_layer: Option<HandlerLayer>,
     /// Where the metrics of the router and the subgraphs are served.
     pub metrics_address: std::net::SocketAddr,
+    /// Where the router exports the traces of the whole process (an
+    /// OTLP/HTTP base URL), when they are exported.
+    pub otlp_endpoint: Option<String>,
 }
 
 pub struct RunningSubgraph {
@@ -133,6 +136,11 @@ impl Supergraph {
 
     pub fn db(&self, subgraph: Subgraph) -> &Db {
         &self.subgraphs[&subgraph].db
+    }
+
+    /// Where a subgraph keeps its data, for the operator's commands.
+    pub fn database_url(&self, subgraph: Subgraph) -> &str {
+        &self.subgraphs[&subgraph].serving.database_url
     }
 
     /// Waits (at most `within`) for the router to stop by itself, as it does
@@ -240,6 +248,8 @@ pub async fn start(options: Options) -> anyhow::Result<Supergraph> {
             log_level: Some(&options.log_level),
             rate_limit: options.rate_limit,
             gateway_token: &crate::token::mint_gateway_token(&options.config_dir)?,
+            otlp_endpoint: options.otlp_endpoint.as_deref(),
+            json_logs: crate::telemetry::json_logs(),
         },
     )?;
     let mut router = crate::router::spawn(config_path);

@@ -51,6 +51,7 @@ where
         settings: Settings::default(),
         handler_layer: None,
         metrics_address: ([127, 0, 0, 1], 0).into(),
+        otlp_endpoint: None,
     };
     let measured = match supergraph::start(options).await {
         Ok(running) => measure(running).await,

@@ -63,7 +63,16 @@ pub fn run_standalone(config_dir: &Path, metrics_address: &str) -> anyhow::Resul
             .context("minting a dev gateway token (set GATEWAY_TOKEN to your identity provider's)")?,
     };
     let out = std::env::temp_dir().join(format!("commerce-router-{}.yaml", std::process::id()));
-    let deployment = Deployment { port: None, subgraph_urls: &subgraph_urls, log_level: None, rate_limit: None, gateway_token: &gateway_token };
+    let otlp_endpoint = crate::telemetry::otlp_endpoint();
+    let deployment = Deployment {
+        port: None,
+        subgraph_urls: &subgraph_urls,
+        log_level: None,
+        rate_limit: None,
+        gateway_token: &gateway_token,
+        otlp_endpoint: otlp_endpoint.as_deref(),
+        json_logs: crate::telemetry::json_logs(),
+    };
     write_config(config_dir, &out, &deployment)?;
     spawn_metrics_listener(metrics_address)?;
     run(&out)
@@ -113,6 +122,10 @@ pub struct Deployment<'a> {
     pub rate_limit: Option<u64>,
     /// What the router presents to the subgraphs in `x-gateway-token`.
     pub gateway_token: &'a str,
+    /// Where traces go (an OTLP/HTTP base URL), when they are exported.
+    pub otlp_endpoint: Option<&'a str>,
+    /// Logs as JSON lines.
+    pub json_logs: bool,
 }
 
 /// Writes `out`: router-config/router.yaml with this deployment's port and
@@ -144,6 +157,22 @@ pub fn write_config(config_dir: &Path, out: &Path, deployment: &Deployment<'_>) 
     }
     if let Some(limit) = deployment.rate_limit {
         config["plugins"]["rate_limit"]["config"]["requests_per_minute"] = limit.into();
+    }
+    if deployment.json_logs {
+        config["log"]["format"] = "json".into();
+    }
+    if let Some(endpoint) = deployment.otlp_endpoint {
+        let tracing = format!(
+            "resource: {{ attributes: {{ service.name: commerce-router }} }}
+tracing:
+  exporters:
+    - kind: otlp
+      protocol: http
+      endpoint: {:?}
+      batch_processor: {{ scheduled_delay: 1s }}",
+            format!("{}/v1/traces", endpoint.trim_end_matches('/'))
+        );
+        config["telemetry"] = serde_yaml::from_str(&tracing)?;
     }
     // The router presents itself to the subgraphs as their trusted gateway.
     let gateway_token: Value = serde_yaml::from_str(&format!(

@@ -98,7 +98,30 @@ pub async fn spawn_app_configured(backend: Backend, settings: Settings, rate_lim
             },
         ),
     };
-    spawn(storage, bus, settings, rate_limit, config_dir, work_dir).await
+    spawn(storage, bus, Setup { settings, rate_limit, config_dir, otlp_endpoint: None }, work_dir).await
+}
+
+/// What a test may change in how the supergraph is started.
+struct Setup {
+    settings: Settings,
+    rate_limit: Option<u64>,
+    config_dir: PathBuf,
+    otlp_endpoint: Option<String>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup { settings: test_settings(), rate_limit: None, config_dir: supergraph::config_dir(), otlp_endpoint: None }
+    }
+}
+
+/// The supergraph on SQLite with the in-process bus, its traces exported to
+/// the OTLP/HTTP receiver at `endpoint`.
+pub async fn spawn_app_traced(endpoint: &str) -> TestApp {
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let work_dir = std::env::temp_dir().join(format!("commerce-test-{run_id}"));
+    let setup = Setup { otlp_endpoint: Some(endpoint.to_string()), ..Setup::default() };
+    spawn(Storage::Sqlite(work_dir.join("data")), BusConfig::InProcess, setup, work_dir).await
 }
 
 /// The supergraph on SQLite, its events on the NATS server at `url`.
@@ -106,10 +129,11 @@ pub async fn spawn_app_on_nats(url: &str) -> TestApp {
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let work_dir = std::env::temp_dir().join(format!("commerce-test-{run_id}"));
     let bus = BusConfig::Nats { url: url.to_string(), namespace: format!("test_{run_id}"), max_age: Duration::from_secs(600) };
-    spawn(Storage::Sqlite(work_dir.join("data")), bus, test_settings(), None, supergraph::config_dir(), work_dir).await
+    spawn(Storage::Sqlite(work_dir.join("data")), bus, Setup::default(), work_dir).await
 }
 
-async fn spawn(storage: Storage, bus: BusConfig, settings: Settings, rate_limit: Option<u64>, config_dir: PathBuf, work_dir: PathBuf) -> TestApp {
+async fn spawn(storage: Storage, bus: BusConfig, setup: Setup, work_dir: PathBuf) -> TestApp {
+    let Setup { settings, rate_limit, config_dir, otlp_endpoint } = setup;
     let faults = Faults::default();
     let supergraph = supergraph::start(Options {
         storage: storage.clone(),
@@ -124,6 +148,7 @@ async fn spawn(storage: Storage, bus: BusConfig, settings: Settings, rate_limit:
         settings: settings.clone(),
         handler_layer: Some(faults.layer()),
         metrics_address: ([127, 0, 0, 1], 0).into(),
+        otlp_endpoint,
     })
     .await
     .expect("the supergraph starts");

@@ -41,6 +41,14 @@ pub struct Consumer {
     pub retry: Retry,
 }
 
+/// Deliveries, by consumer, event type and outcome (handled, failed, dead_lettered).
+static EVENTS: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLock::new(|| {
+    kit::metrics::register(prometheus::IntCounterVec::new(
+        prometheus::Opts::new("events_delivered_total", "Event deliveries to a consumer, by event type and outcome"),
+        &["consumer", "event_type", "outcome"],
+    ))
+});
+
 /// How one delivery ended, for the bus to acknowledge or retry.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -59,15 +67,22 @@ impl Consumer {
             consumer = self.name,
             event_type = %envelope.event_type,
             event_id = %envelope.id,
-            correlation_id = %envelope.correlation_id,
-            traceparent = envelope.traceparent.as_deref().unwrap_or_default(),
+            request_id = %envelope.correlation_id,
+            trace_id = kit::trace::trace_id(envelope.traceparent.as_deref()),
         );
-        let error = match self.apply(envelope).instrument(span).await {
+        kit::trace::continue_trace(&span, envelope.traceparent.as_deref());
+        let started = std::time::Instant::now();
+        let applied = self.apply(envelope).instrument(span.clone()).await;
+        let outcome = if applied.is_ok() { "handled" } else { "failed" };
+        EVENTS.with_label_values(&[self.name, &envelope.event_type, outcome]).inc();
+        span.in_scope(|| tracing::info!(outcome, duration_ms = started.elapsed().as_millis() as u64, "event delivered"));
+        let error = match applied {
             Ok(()) => return Outcome::Handled,
             Err(error) => error,
         };
         match self.record_failure(envelope, &error).await {
             Ok(attempts) if attempts >= self.retry.attempts => {
+                EVENTS.with_label_values(&[self.name, &envelope.event_type, "dead_lettered"]).inc();
                 tracing::error!(consumer = self.name, event_id = %envelope.id, event_type = %envelope.event_type, error = %format!("{error:#}"), "event dead-lettered");
                 Outcome::DeadLettered
             }
@@ -141,7 +156,7 @@ async fn first_delivery(conn: &mut AnyConnection, consumer: &str, event_id: &str
 }
 
 /// A delivery that failed for good, kept for an operator.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
 pub struct DeadLetter {
     pub id: String,
     pub consumer: String,
@@ -151,6 +166,17 @@ pub struct DeadLetter {
     pub attempts: i64,
     pub created_at: String,
     pub replayed_at: Option<String>,
+}
+
+/// Which of `event_ids` this consumer's database records as applied.
+pub async fn received(db: &Db, event_ids: &[String]) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> = kit::db::fetch_by_keys(db, "SELECT event_id FROM processed_events WHERE event_id IN ({keys})", event_ids).await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// How many dead letters of a consumer's database wait for an operator.
+pub async fn dead_letters_waiting(db: &Db) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM dead_letters WHERE replayed_at IS NULL").fetch_one(db).await
 }
 
 /// The dead letters in a consumer's database, oldest first.

@@ -16,9 +16,9 @@ pub mod runtime;
 
 pub use bus::{Bus, BusConfig};
 pub use contracts::Contract;
-pub use delivery::{Consumer, DeadLetter, Handler, dead_letters, replay};
+pub use delivery::{Consumer, DeadLetter, Handler, dead_letters, dead_letters_waiting, received, replay};
 pub use kit::trace::Trace;
-pub use outbox::{Outbox, record};
+pub use outbox::{Backlog, Outbox, SentEvent, backlog, record, sent_about};
 
 use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
@@ -62,9 +62,10 @@ impl Envelope {
         }
     }
 
-    /// The trace an event caused by this one carries on.
+    /// The trace an event caused by this one carries on: from the span
+    /// handling this one, when traces are exported.
     pub fn trace(&self) -> Trace {
-        Trace { correlation_id: self.correlation_id.clone(), traceparent: self.traceparent.clone() }
+        Trace { correlation_id: self.correlation_id.clone(), traceparent: kit::trace::current_traceparent(self.traceparent.clone()) }
     }
 
     /// The payload as `C`: refused when the type differs or the version is

@@ -128,3 +128,43 @@ impl Outbox {
         Ok(())
     }
 }
+
+/// What waits in an outbox: how many events, and since when the oldest.
+#[derive(Debug, Default, sqlx::FromRow)]
+pub struct Backlog {
+    pub events: i64,
+    pub oldest: Option<String>,
+}
+
+/// The events of `db`'s outbox not yet published.
+pub async fn backlog(db: &Db) -> Result<Backlog, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT COUNT(*) AS events, MIN(o.occurred_at) AS oldest FROM work_items w JOIN outbox o ON o.id = w.id WHERE w.queue = $1",
+    )
+    .bind(UNPUBLISHED.name)
+    .fetch_one(db)
+    .await
+}
+
+/// An event of this subgraph's outbox, for an operator.
+#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+pub struct SentEvent {
+    pub id: String,
+    pub event_type: String,
+    pub producer: String,
+    pub occurred_at: String,
+    pub published_at: Option<String>,
+}
+
+/// The events this subgraph produced about `order_id`, oldest first.
+pub async fn sent_about(db: &Db, order_id: &str) -> Result<Vec<SentEvent>, sqlx::Error> {
+    // Order ids are UUIDs: nothing in one is a LIKE wildcard.
+    if !order_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Ok(Vec::new());
+    }
+    // Every saga event's payload names its order as `order_id`.
+    sqlx::query_as("SELECT id, event_type, producer, occurred_at, published_at FROM outbox WHERE payload LIKE $1 ORDER BY id")
+        .bind(format!("%\"order_id\":\"{order_id}\"%"))
+        .fetch_all(db)
+        .await
+}

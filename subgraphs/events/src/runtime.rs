@@ -3,7 +3,7 @@
 //! consumes, its background workers), and `run`, which serves all of it
 //! until shutdown. Each subgraph crate describes itself as a `Subgraph`.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -11,6 +11,7 @@ use kit::JwtVerifier;
 use kit::config::Settings;
 use kit::db::Db;
 use kit::graph::GraphClient;
+use prometheus::{GaugeVec, IntGaugeVec, Opts};
 use axum::http::StatusCode;
 use axum::routing::get;
 use sqlx::migrate::Migrator;
@@ -89,6 +90,7 @@ pub async fn run(subgraph: &'static Subgraph, context: Context, service: Service
         }));
     }
     background.extend(service.workers.into_iter().map(tokio::spawn));
+    background.push(tokio::spawn(sample_event_gauges(subgraph.name, context.background_db.clone(), context.shutdown.clone())));
     let (db, bus) = (context.db.clone(), context.bus.clone());
     let app = service.app.route("/health", get(|| async { "ok" })).route("/ready", get(move || ready(subgraph.name, db.clone(), bus.clone())));
     let served = kit::server::serve(listener, app, context.shutdown.clone()).await;
@@ -97,6 +99,37 @@ pub async fn run(subgraph: &'static Subgraph, context: Context, service: Service
     }
     context.db.close().await;
     served
+}
+
+/// How often the gauges of the event backbone are read from the database.
+const GAUGE_SAMPLING: Duration = Duration::from_secs(5);
+
+static OUTBOX_BACKLOG: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    kit::metrics::register(IntGaugeVec::new(Opts::new("outbox_backlog_events", "Events in the outbox not yet published"), &["subgraph"]))
+});
+
+static OUTBOX_AGE: LazyLock<GaugeVec> = LazyLock::new(|| {
+    kit::metrics::register(GaugeVec::new(Opts::new("outbox_oldest_event_age_seconds", "Age of the oldest event not yet published"), &["subgraph"]))
+});
+
+static DEAD_LETTERS: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    kit::metrics::register(IntGaugeVec::new(Opts::new("dead_letters_waiting", "Dead letters not yet replayed"), &["subgraph"]))
+});
+
+/// Keeps the outbox and dead-letter gauges of `subgraph` current.
+async fn sample_event_gauges(subgraph: &'static str, db: Db, shutdown: watch::Receiver<bool>) {
+    kit::background::repeat("event gauges", GAUGE_SAMPLING, None, shutdown, || async {
+        let backlog = crate::backlog(&db).await?;
+        OUTBOX_BACKLOG.with_label_values(&[subgraph]).set(backlog.events);
+        let age = match backlog.oldest.as_deref().map(kit::db::parse_timestamp).transpose()? {
+            Some(oldest) => (chrono::Utc::now() - oldest).num_milliseconds().max(0) as f64 / 1000.0,
+            None => 0.0,
+        };
+        OUTBOX_AGE.with_label_values(&[subgraph]).set(age);
+        DEAD_LETTERS.with_label_values(&[subgraph]).set(crate::dead_letters_waiting(&db).await?);
+        Ok(kit::background::Round::Idle)
+    })
+    .await
 }
 
 /// Ready when the database answers and events can flow (for a load

@@ -18,6 +18,7 @@ use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 use futures::FutureExt;
 use kit::db::Db;
 
+pub use reservation::{ReservationView, reservation_of};
 pub use schema::{Mutation, Query};
 pub use stock::set_on_hand;
 

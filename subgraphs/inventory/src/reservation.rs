@@ -211,6 +211,25 @@ pub async fn expire_reservations(db: &Db, outbox: &Outbox) -> anyhow::Result<()>
     Ok(())
 }
 
+/// A reservation as an operator looks at it: its status, until when, and its lines.
+#[derive(Debug, serde::Serialize)]
+pub struct ReservationView {
+    pub status: String,
+    pub expires_at: String,
+    pub lines: Vec<(String, i64)>,
+}
+
+/// The inventory side of `order_id`'s saga; None when nothing was reserved or refused for it.
+pub async fn reservation_of(db: &Db, order_id: &str) -> Result<Option<ReservationView>, sqlx::Error> {
+    let found: Option<(String, String)> =
+        sqlx::query_as("SELECT status, expires_at FROM reservations WHERE order_id = $1").bind(order_id).fetch_optional(db).await?;
+    let Some((status, expires_at)) = found else {
+        return Ok(None);
+    };
+    let lines = sqlx::query_as("SELECT sku, quantity FROM reservation_lines WHERE order_id = $1 ORDER BY sku").bind(order_id).fetch_all(db).await?;
+    Ok(Some(ReservationView { status, expires_at, lines }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

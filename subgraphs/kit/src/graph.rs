@@ -35,6 +35,10 @@ impl GraphClient {
         if let Some(authorization) = on_behalf_of.or(self.service_authorization.as_deref()) {
             request = request.header(reqwest::header::AUTHORIZATION, authorization);
         }
+        // The read is part of the trace of the work that asks for it.
+        if let Some(traceparent) = crate::trace::current_traceparent(None) {
+            request = request.header("traceparent", traceparent);
+        }
         let body: Value = request
             .send()
             .await

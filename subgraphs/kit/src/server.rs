@@ -20,7 +20,7 @@ use crate::auth::JwtVerifier;
 use crate::db::Batches;
 use crate::http;
 use crate::metrics::{SUBGRAPH_LATENCY, SUBGRAPH_REQUESTS};
-use crate::trace::Trace;
+use crate::trace::{Trace, continue_trace, current_traceparent, trace_id};
 
 /// The caller's verified Authorization header, for the rare read a subgraph
 /// makes through the router on the caller's behalf.
@@ -110,16 +110,13 @@ where
         return http::not_acceptable();
     }
     let request_id = header(&headers, "x-request-id").unwrap_or_else(crate::db::new_id);
-    let span = tracing::info_span!(
-        "subgraph_request",
-        subgraph = state.name,
-        request_id = %request_id,
-        traceparent = header(&headers, "traceparent").unwrap_or_default(),
-    );
+    let incoming = header(&headers, "traceparent");
+    let span = tracing::info_span!("subgraph_request", subgraph = state.name, request_id = %request_id, trace_id = trace_id(incoming.as_deref()));
+    continue_trace(&span, incoming.as_deref());
     let response = match state.verifier.viewer_from_headers(&headers).await {
         Ok(viewer) => {
             // The request id and trace context travel on into the events this request causes.
-            let trace = Trace { correlation_id: request_id, traceparent: header(&headers, "traceparent") };
+            let trace = Trace { correlation_id: request_id, traceparent: span.in_scope(|| current_traceparent(incoming)) };
             let gateway = Gateway { trusted: trusted_gateway(&state.verifier, &headers).await };
             let request = request
                 .data(viewer)
@@ -132,13 +129,14 @@ where
                 return http::multipart(state.schema.execute_stream(request).map(with_codes).boxed());
             }
             let answered = Batches::run(|batches| state.schema.execute((state.request_data)(request, &batches)));
-            with_codes(answered.instrument(span).await)
+            with_codes(answered.instrument(span.clone()).await)
         }
         Err(error) => async_graphql::Response::from_errors(vec![async_graphql::Error::from(error).into_server_error(Default::default())]),
     };
     let outcome = if response.is_ok() { "ok" } else { "error" };
     SUBGRAPH_REQUESTS.with_label_values(&[state.name, outcome]).inc();
     SUBGRAPH_LATENCY.with_label_values(&[state.name, outcome]).observe(started.elapsed().as_secs_f64());
+    span.in_scope(|| tracing::info!(outcome, errors = response.errors.len(), duration_ms = started.elapsed().as_millis() as u64, "answered"));
     http::respond(response, accepted.answer.unwrap_or(http::Answer::Json))
 }
 

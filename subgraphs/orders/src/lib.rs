@@ -21,6 +21,7 @@ use futures::FutureExt;
 use kit::db::Db;
 use kit::graph::GraphClient;
 
+pub use order::{OrderSaga, order_saga};
 pub use payment::{Authorization, PaymentGateway};
 pub use sandbox::SandboxGateway;
 pub use schema::{Mutation, Query, Subscription};
@@ -70,6 +71,24 @@ pub fn request_data(db: &Db) -> kit::server::RequestData {
     std::sync::Arc::new(move |request, batches| request.data(order::Loaders::new(&db, batches)))
 }
 
+static ORDERS: std::sync::LazyLock<prometheus::IntGaugeVec> = std::sync::LazyLock::new(|| {
+    kit::metrics::register(prometheus::IntGaugeVec::new(prometheus::Opts::new("orders", "Orders, by status"), &["status"]))
+});
+
+/// Keeps the orders-per-status gauge current.
+fn sample_orders(context: &Context) -> impl std::future::Future<Output = ()> + use<> {
+    let db = context.background_db.clone();
+    kit::background::repeat("order gauges", std::time::Duration::from_secs(5), None, context.shutdown.clone(), move || {
+        let db = db.clone();
+        async move {
+            for (status, count) in order::orders_by_status(&db).await? {
+                ORDERS.with_label_values(&[status.as_str()]).set(count);
+            }
+            Ok(kit::background::Round::Idle)
+        }
+    })
+}
+
 /// Serves the schema, consumes the saga's events, and takes payments.
 pub fn start(context: &Context) -> Service {
     let gateway: Arc<dyn PaymentGateway> = Arc::new(SandboxGateway::new(context.background_db.clone(), context.settings.sandbox_slow_delay));
@@ -78,6 +97,6 @@ pub fn start(context: &Context) -> Service {
     Service {
         app: kit::server::app(NAME, schema(context.db.clone(), checkout), request_data(&context.db), context.verifier.clone()),
         handler: Some(Arc::new(events::OrdersEvents { payments: payments.clone() })),
-        workers: vec![payments.take_payments(context.shutdown.clone()).boxed()],
+        workers: vec![payments.take_payments(context.shutdown.clone()).boxed(), sample_orders(context).boxed()],
     }
 }

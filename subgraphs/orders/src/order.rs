@@ -76,9 +76,11 @@ impl OrderRow {
         Money::from_stored(self.total_minor, &self.currency)
     }
 
-    /// The trace of the request that placed it, which every later step carries on.
+    /// The trace of the request that placed it, which every later step
+    /// carries on (from the current span, when traces are exported).
     pub fn trace(&self) -> Trace {
-        Trace { correlation_id: self.correlation_id.clone().unwrap_or_else(|| self.id.clone()), traceparent: self.traceparent.clone() }
+        let traceparent = kit::trace::current_traceparent(self.traceparent.clone());
+        Trace { correlation_id: self.correlation_id.clone().unwrap_or_else(|| self.id.clone()), traceparent }
     }
 }
 
@@ -86,6 +88,11 @@ const ORDER_COLUMNS: &str = "id, number, customer_id, cart_id, status, total_min
 
 pub async fn find_order<'c>(executor: impl sqlx::Executor<'c, Database = sqlx::Any>, id: &str) -> Result<Option<OrderRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1")).bind(id).fetch_optional(executor).await
+}
+
+/// How many orders are in each status.
+pub async fn orders_by_status(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT status, COUNT(*) FROM orders GROUP BY status").fetch_all(db).await
 }
 
 /// One page of a customer's orders, newest first, and how many there are.
@@ -574,4 +581,34 @@ mod tests {
         assert_eq!(count(&db, "SELECT COUNT(*) FROM order_timeline WHERE status = 'CANCELLED' AND reason = 'CANCELLED_BY_CUSTOMER'").await, 1);
         assert_eq!(count(&db, "SELECT COUNT(*) FROM outbox WHERE event_type = 'OrderCancelled'").await, 1);
     }
+}
+
+/// An order as an operator looks at it: its status, its timeline and what
+/// the payment provider was asked.
+#[derive(Debug, serde::Serialize)]
+pub struct OrderSaga {
+    pub id: String,
+    pub number: String,
+    pub status: String,
+    pub total: String,
+    pub timeline: Vec<(String, String, Option<String>)>,
+    pub payment: Vec<(String, String, String)>,
+}
+
+/// The orders side of `order_id`'s saga; None when there is no such order.
+pub async fn order_saga(db: &Db, order_id: &str) -> anyhow::Result<Option<OrderSaga>> {
+    let Some(order) = find_order(db, order_id).await? else {
+        return Ok(None);
+    };
+    let timeline = sqlx::query_as("SELECT status, at, reason FROM order_timeline WHERE order_id = $1 ORDER BY position").bind(order_id).fetch_all(db).await?;
+    let payment = sqlx::query_as("SELECT operation, outcome, at FROM sandbox_payment_calls WHERE order_id = $1 ORDER BY at, id").bind(order_id).fetch_all(db).await?;
+    let total = order.total()?;
+    Ok(Some(OrderSaga {
+        total: format!("{} {}", Decimal(total.minor_units), total.currency.as_str()),
+        id: order.id,
+        number: order.number,
+        status: order.status,
+        timeline,
+        payment,
+    }))
 }

@@ -14,6 +14,7 @@ use kit::money::Money;
 use kit::work::{Claimed, Queue, Retry};
 use sqlx::AnyConnection;
 use tokio::sync::{Notify, Semaphore, watch};
+use tracing::Instrument;
 
 use crate::order::{OrderRow, OrderStatus, confirm_order, fail_payment, find_order};
 
@@ -122,8 +123,13 @@ impl Payments {
     /// Authorizes the order's total (idempotently, per order) and settles the
     /// order either way: CONFIRMED, or PAYMENT_FAILED. An authorization that
     /// arrives after the order settled another way is voided.
-    #[tracing::instrument(skip_all, fields(order_id = %order.id))]
     async fn authorize_payment(&self, order: &OrderRow) -> anyhow::Result<()> {
+        let span = tracing::info_span!("authorize_payment", order_id = %order.id, trace_id = kit::trace::trace_id(order.traceparent.as_deref()));
+        kit::trace::continue_trace(&span, order.traceparent.as_deref());
+        self.authorize_and_settle(order).instrument(span).await
+    }
+
+    async fn authorize_and_settle(&self, order: &OrderRow) -> anyhow::Result<()> {
         let token = order.payment_token.clone().unwrap_or_default();
         let authorization = self.gateway.authorize(&order.id, order.total()?, &token).await?;
         let mut tx = self.db.begin().await?;
