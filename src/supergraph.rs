@@ -151,13 +151,19 @@ impl Supergraph {
         }
     }
 
+    /// Tells every subgraph to stop, without waiting for them (for a test
+    /// that is about to remove their databases).
+    pub fn signal_stop(&self) {
+        for running in self.subgraphs.values() {
+            let _ = running.stop.send(true);
+        }
+    }
+
     /// Stops the subgraphs after their in-flight requests and event
     /// deliveries. The router stops with the process (on SIGINT or SIGTERM).
     pub async fn stop(mut self) -> anyhow::Result<()> {
         // Signal all first, so that no relay is left delivering to a consumer already gone.
-        for running in self.subgraphs.values() {
-            let _ = running.stop.send(true);
-        }
+        self.signal_stop();
         for subgraph in Subgraph::ALL {
             self.stop_subgraph(subgraph).await?;
         }

@@ -67,6 +67,7 @@ pub fn test_settings() -> Settings {
         sandbox_slow_delay: Duration::from_secs(3),
         // A poison event is dead-lettered within a second or so.
         event_retry: kit::work::Retry { attempts: 5, first: Duration::from_millis(100), max: Duration::from_millis(400) },
+        ..Settings::default()
     }
 }
 
@@ -159,6 +160,7 @@ async fn spawn(storage: Storage, bus: BusConfig, setup: Setup, work_dir: PathBuf
 /// dropped when it ends, passed or failed.
 impl Drop for TestApp {
     fn drop(&mut self) {
+        self.supergraph.signal_stop();
         let (storage, bus) = (self.storage.clone(), self.bus.clone());
         let removed = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
@@ -180,9 +182,14 @@ impl TestApp {
 
     /// Runs one of the storefront operations (router-config/storefront/) by name.
     pub async fn operation(&self, name: &str, variables: Value, token: Option<&str>) -> Value {
+        self.operation_at(&self.supergraph.graphql_url(), name, variables, token).await
+    }
+
+    /// Sends the storefront operation `name` to the GraphQL endpoint at `url`.
+    pub async fn operation_at(&self, url: &str, name: &str, variables: Value, token: Option<&str>) -> Value {
         let document = storefront_document(name);
         let body = json!({ "query": document, "operationName": name, "variables": variables });
-        self.post(&self.supergraph.graphql_url(), body, token).await.1
+        self.post(url, body, token).await.1
     }
 
     /// Posts `body` to `url`; returns the status and the JSON answer.

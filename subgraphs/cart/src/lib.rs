@@ -30,7 +30,7 @@ pub fn migrator() -> sqlx::migrate::Migrator {
 pub type CartSchema = Schema<Query, Mutation, EmptySubscription>;
 
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    kit::limits::limit(Schema::build(Query, Mutation, EmptySubscription).enable_federation())
+    kit::server::federated(Schema::build(Query, Mutation, EmptySubscription))
 }
 
 pub fn schema(db: Db, graph: GraphClient) -> CartSchema {
@@ -50,7 +50,7 @@ pub fn request_data(db: &Db) -> kit::server::RequestData {
 /// Serves the schema and follows checkout: a cart closes when ordered and reopens when the order fails.
 pub fn start(context: &Context) -> Service {
     Service {
-        app: kit::server::app(NAME, schema(context.db.clone(), context.graph.clone()), request_data(&context.db), context.verifier.clone()),
+        app: kit::server::app(NAME, schema(context.db.clone(), context.graph.clone()), request_data(&context.db), context.verifier.clone(), context.settings.authorization_directives),
         handler: Some(Arc::new(events::CartEvents)),
         workers: vec![],
     }

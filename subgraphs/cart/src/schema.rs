@@ -23,11 +23,12 @@ pub struct Cart {
 
 /// Where the prices of a total come from.
 enum Prices<T> {
-    /// Not passed in: the field was asked for outside an entity fetch.
-    Missing,
     /// Passed in by a trusted gateway, which read them from the catalog.
     Passed(T),
-    /// Passed in by a caller that could have made them up: the catalog is asked instead.
+    /// Not passed in, or passed in by a caller that could have made them up:
+    /// the catalog is asked. (Some gateways, Hive Gateway's among them, ask
+    /// for a total straight from the mutation that returns the cart, without
+    /// the prices it requires, and ask again in an entity fetch.)
     FromCatalog,
 }
 
@@ -35,9 +36,8 @@ impl<T> Prices<T> {
     /// Prices as a representation brought them, believed only from a trusted gateway.
     fn from_representation(ctx: &Context<'_>, prices: Option<T>) -> Self {
         match prices {
-            None => Prices::Missing,
             Some(prices) if ctx.data_unchecked::<Gateway>().trusted => Prices::Passed(prices),
-            Some(_) => Prices::FromCatalog,
+            _ => Prices::FromCatalog,
         }
     }
 }
@@ -56,7 +56,7 @@ impl Cart {
     /// Lines in the order they were first added.
     #[graphql(directive = kit::directives::listSize::apply(Some(50), None, None))]
     async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<CartLine>> {
-        Ok(lines_of(ctx, &self.row.id).await?.into_iter().map(|row| CartLine { row, price: Prices::Missing }).collect())
+        Ok(lines_of(ctx, &self.row.id).await?.into_iter().map(|row| CartLine { row, price: Prices::FromCatalog }).collect())
     }
 
     /// Sum of the line totals at the catalog's current prices.
@@ -64,7 +64,6 @@ impl Cart {
     async fn subtotal(&self, ctx: &Context<'_>) -> Result<Money> {
         let lines = lines_of(ctx, &self.row.id).await?;
         let prices = match &self.line_prices {
-            Prices::Missing => return Err(missing_prices().into()),
             Prices::Passed(prices) => prices.clone(),
             Prices::FromCatalog => catalog_prices(ctx, lines.iter().map(|line| line.sku.as_str())).await?,
         };
@@ -107,20 +106,19 @@ impl CartLine {
     #[graphql(requires = "variant { price { amount currencyCode } }")]
     async fn line_total(&self, ctx: &Context<'_>) -> Result<Money> {
         let price = match &self.price {
-            Prices::Missing => return Err(missing_prices().into()),
-            Prices::Passed(price) => *price,
+                        Prices::Passed(price) => *price,
             Prices::FromCatalog => catalog_prices(ctx, [self.row.sku.as_str()]).await?.remove(0),
         };
         Ok(line_total(&self.row, price.as_ref())?)
     }
 }
 
-fn missing_prices() -> ApiError {
-    ApiError::Internal(anyhow::anyhow!("cart totals were asked for without the catalog prices"))
+fn no_catalog_price() -> ApiError {
+    ApiError::Internal(anyhow::anyhow!("a cart line's variant has no catalog price"))
 }
 
 fn line_total(line: &LineRow, price: Option<&MoneyInput>) -> Result<Money, ApiError> {
-    let price = price.ok_or_else(missing_prices)?.into_money();
+    let price = price.ok_or_else(no_catalog_price)?.into_money();
     Ok(price.times(line.quantity)?)
 }
 
@@ -164,7 +162,7 @@ impl CartPayload {
     }
 
     fn of(row: CartRow) -> Self {
-        CartPayload { cart: Some(Cart { row, line_prices: Prices::Missing }), user_errors: vec![] }
+        CartPayload { cart: Some(Cart { row, line_prices: Prices::FromCatalog }), user_errors: vec![] }
     }
 }
 
@@ -193,7 +191,7 @@ impl Query {
     async fn cart(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Cart>> {
         let viewer = ctx.data_unchecked::<Viewer>();
         let cart = find_cart(ctx, &id).await?.filter(|cart| visible_to(cart, viewer));
-        Ok(cart.map(|row| Cart { row, line_prices: Prices::Missing }))
+        Ok(cart.map(|row| Cart { row, line_prices: Prices::FromCatalog }))
     }
 
     #[graphql(entity)]
@@ -313,6 +311,9 @@ async fn catalog_prices<'s>(ctx: &Context<'_>, skus: impl IntoIterator<Item = &'
         currency_code: String,
     }
     let skus: Vec<&str> = skus.into_iter().collect();
+    if skus.is_empty() {
+        return Ok(vec![]);
+    }
     let data: Data = ctx
         .data_unchecked::<GraphClient>()
         .query("query ($skus: [ID!]!) { variants(skus: $skus) { price { amount currencyCode } } }", serde_json::json!({ "skus": skus }), None)

@@ -34,7 +34,7 @@ pub fn migrator() -> sqlx::migrate::Migrator {
 pub type InventorySchema = Schema<Query, Mutation, EmptySubscription>;
 
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    kit::limits::limit(Schema::build(Query, Mutation, EmptySubscription).enable_federation())
+    kit::server::federated(Schema::build(Query, Mutation, EmptySubscription))
 }
 
 pub fn schema(db: Db) -> InventorySchema {
@@ -62,7 +62,7 @@ pub fn start(context: &Context) -> Service {
         }
     });
     Service {
-        app: kit::server::app(NAME, schema(context.db.clone()), request_data(&context.db), context.verifier.clone()),
+        app: kit::server::app(NAME, schema(context.db.clone()), request_data(&context.db), context.verifier.clone(), context.settings.authorization_directives),
         handler: Some(Arc::new(events::InventoryEvents { reservation_ttl: context.settings.reservation_ttl })),
         workers: vec![sweep.boxed()],
     }

@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
+use crate::server::AuthorizationDirectives;
 use crate::work::Retry;
 
-/// Tunables of the checkout saga.
+/// Tunables of the subgraphs and their checkout saga.
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// How long inventory holds stock for an order that has not settled.
@@ -16,6 +17,8 @@ pub struct Settings {
     /// How a failed event delivery or publish is tried again before it
     /// becomes a dead letter.
     pub event_retry: Retry,
+    /// Whether `_service { sdl }` declares the authorization directives.
+    pub authorization_directives: AuthorizationDirectives,
 }
 
 impl Default for Settings {
@@ -25,6 +28,7 @@ impl Default for Settings {
             expiry_sweep: Duration::from_secs(5),
             sandbox_slow_delay: Duration::from_secs(3),
             event_retry: Retry::default(),
+            authorization_directives: AuthorizationDirectives::Declared,
         }
     }
 }
@@ -32,7 +36,8 @@ impl Default for Settings {
 impl Settings {
     /// The defaults, overridden by RESERVATION_TTL, RESERVATION_SWEEP,
     /// SANDBOX_SLOW_DELAY and EVENT_RETRY_MAX_BACKOFF (durations like 90s,
-    /// 15m) and EVENT_RETRY_ATTEMPTS (a count).
+    /// 15m), EVENT_RETRY_ATTEMPTS (a count) and AUTHORIZATION_DIRECTIVES
+    /// (declared or omitted).
     pub fn from_env() -> anyhow::Result<Self> {
         let mut settings = Settings::default();
         for (variable, target) in [
@@ -47,6 +52,9 @@ impl Settings {
         }
         if let Ok(text) = std::env::var("EVENT_RETRY_ATTEMPTS") {
             settings.event_retry.attempts = text.parse().ok().filter(|n| *n >= 1).ok_or_else(|| anyhow::anyhow!("EVENT_RETRY_ATTEMPTS: {text:?} is not a count of 1 or more"))?;
+        }
+        if let Ok(text) = std::env::var("AUTHORIZATION_DIRECTIVES") {
+            settings.authorization_directives = AuthorizationDirectives::parse(&text)?;
         }
         Ok(settings)
     }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_graphql::parser::types::OperationType;
-use async_graphql::{ObjectType, Schema, SubscriptionType};
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo};
+use async_graphql::{ObjectType, Schema, SchemaBuilder, ServerResult, SubscriptionType, Value};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
@@ -49,6 +50,7 @@ struct AppState<Q, M, S> {
     schema: Schema<Q, M, S>,
     request_data: RequestData,
     verifier: Arc<JwtVerifier>,
+    served_sdl: ServedSdl,
 }
 
 /// The SDL a subgraph contributes to composition (Federation v2, with `@link`).
@@ -79,14 +81,126 @@ where
         + "\n"
 }
 
-/// Builds the subgraph's HTTP app around its schema.
-pub fn app<Q, M, S>(name: &'static str, schema: Schema<Q, M, S>, request_data: RequestData, verifier: Arc<JwtVerifier>) -> axum::Router
+/// What a subgraph answers `_service { sdl }` with: how an independent
+/// gateway (Apollo Gateway, Hive Gateway, Cosmo) learns its schema.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AuthorizationDirectives {
+    /// The SDL the supergraph is composed from, `@authenticated` and
+    /// `@requiresScopes` included, so the gateway refuses before any
+    /// subgraph is called.
+    #[default]
+    Declared,
+    /// The same SDL without them, for a gateway that refuses any supergraph
+    /// holding directives it cannot enforce (Apollo Gateway). The subgraph
+    /// enforces the same rules itself either way.
+    Omitted,
+}
+
+impl AuthorizationDirectives {
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        match text {
+            "declared" => Ok(AuthorizationDirectives::Declared),
+            "omitted" => Ok(AuthorizationDirectives::Omitted),
+            _ => anyhow::bail!("AUTHORIZATION_DIRECTIVES: {text:?} is neither \"declared\" nor \"omitted\""),
+        }
+    }
+
+    /// `sdl` as this choice serves it.
+    fn apply(self, sdl: String) -> String {
+        match self {
+            AuthorizationDirectives::Declared => sdl,
+            AuthorizationDirectives::Omitted => without_authorization(&sdl),
+        }
+    }
+}
+
+/// `sdl` with every `@authenticated` and `@requiresScopes(...)` use and
+/// import taken out.
+fn without_authorization(sdl: &str) -> String {
+    let sdl = sdl.replace("\"@requiresScopes\", \"@authenticated\", ", "");
+    let mut kept = String::with_capacity(sdl.len());
+    let mut rest = sdl.as_str();
+    while let Some(at) = rest.find(" @") {
+        kept.push_str(&rest[..at]);
+        let directive = &rest[at + 2..];
+        let name_length = directive.find(|c: char| !c.is_ascii_alphanumeric() && c != '_').unwrap_or(directive.len());
+        if !matches!(&directive[..name_length], "authenticated" | "requiresScopes") {
+            kept.push_str(" @");
+            rest = directive;
+            continue;
+        }
+        rest = &directive[name_length..];
+        if rest.starts_with('(') {
+            let mut depth = 0;
+            let close = rest
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '(' => 1,
+                        ')' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .map_or(rest.len(), |(index, _)| index + 1);
+            rest = &rest[close..];
+        }
+    }
+    kept.push_str(rest);
+    kept
+}
+
+/// A subgraph's schema builder with what every subgraph serves: the limits
+/// of `limits`, and `_service { sdl }` answered with the SDL composition
+/// uses (async-graphql's own answer links Federation 2.5 and defines
+/// `@authenticated`, `@cost` and `@listSize` as custom directives, which an
+/// independent gateway's composition would drop).
+pub fn federated<Q, M, S>(builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S>
 where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
-    let state = Arc::new(AppState { name, schema, request_data, verifier });
+    crate::limits::limit(builder.enable_federation()).extension(ServiceSdl)
+}
+
+/// The SDL `_service { sdl }` answers, put in each request by `app`.
+#[derive(Clone)]
+struct ServedSdl(Arc<str>);
+
+struct ServiceSdl;
+
+impl ExtensionFactory for ServiceSdl {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ServiceSdl)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ServiceSdl {
+    async fn resolve(&self, ctx: &ExtensionContext<'_>, info: ResolveInfo<'_>, next: NextResolve<'_>) -> ServerResult<Option<Value>> {
+        match ctx.data_opt::<ServedSdl>() {
+            Some(ServedSdl(sdl)) if info.parent_type == "_Service" && info.name == "sdl" => Ok(Some(Value::String(sdl.to_string()))),
+            _ => next.run(ctx, info).await,
+        }
+    }
+}
+
+/// Builds the subgraph's HTTP app around its schema.
+pub fn app<Q, M, S>(
+    name: &'static str,
+    schema: Schema<Q, M, S>,
+    request_data: RequestData,
+    verifier: Arc<JwtVerifier>,
+    directives: AuthorizationDirectives,
+) -> axum::Router
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    let served_sdl = ServedSdl(directives.apply(sdl(&schema)).into());
+    let state = Arc::new(AppState { name, schema, request_data, verifier, served_sdl });
     axum::Router::new().route("/graphql", get(graphql::<Q, M, S>).post(graphql::<Q, M, S>)).with_state(state)
 }
 
@@ -122,6 +236,7 @@ where
                 .data(viewer)
                 .data(trace)
                 .data(gateway)
+                .data(state.served_sdl.clone())
                 .data(ForwardedAuthorization(header(&headers, "authorization")));
             if subscription {
                 SUBGRAPH_REQUESTS.with_label_values(&[state.name, "subscription"]).inc();
@@ -174,4 +289,37 @@ pub async fn serve(listener: TcpListener, app: axum::Router, mut shutdown: tokio
     let stopped = async move { crate::background::stopping(&mut shutdown).await };
     axum::serve(listener, app).with_graceful_shutdown(stopped).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn omitted_authorization_leaves_every_other_directive_in_place() {
+        let declared = r#"type Query {
+	me: Customer @authenticated
+	adjustStock(sku: ID!): Int! @requiresScopes(scopes: [["inventory:write"], ["admin"]]) @cost(weight: 5)
+	products(first: Int!): [Product!]! @listSize(slicingArguments: ["first"])
+}
+type Order @authenticated @key(fields: "id") { id: ID! }
+extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key", "@requiresScopes", "@authenticated", "@cost", "@listSize"])
+"#;
+        let omitted = r#"type Query {
+	me: Customer
+	adjustStock(sku: ID!): Int! @cost(weight: 5)
+	products(first: Int!): [Product!]! @listSize(slicingArguments: ["first"])
+}
+type Order @key(fields: "id") { id: ID! }
+extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key", "@cost", "@listSize"])
+"#;
+        assert_eq!(AuthorizationDirectives::Omitted.apply(declared.to_string()), omitted);
+        assert_eq!(AuthorizationDirectives::Declared.apply(declared.to_string()), declared);
+    }
+
+    #[test]
+    fn the_choice_is_read_by_name() {
+        assert_eq!(AuthorizationDirectives::parse("omitted").unwrap(), AuthorizationDirectives::Omitted);
+        assert!(AuthorizationDirectives::parse("off").unwrap_err().to_string().contains("neither"));
+    }
 }

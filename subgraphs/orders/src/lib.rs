@@ -38,7 +38,7 @@ pub fn migrator() -> sqlx::migrate::Migrator {
 pub type OrdersSchema = Schema<Query, Mutation, Subscription>;
 
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
-    kit::limits::limit(Schema::build(Query, Mutation, Subscription).enable_federation().enable_subscription_in_federation())
+    kit::server::federated(Schema::build(Query, Mutation, Subscription).enable_subscription_in_federation())
 }
 
 /// What checkout needs besides its database.
@@ -52,7 +52,6 @@ pub struct Checkout {
 
 pub fn schema(db: Db, checkout: Checkout) -> OrdersSchema {
     builder()
-        
         .data(db)
         .data(checkout.graph)
         .data(checkout.outbox)
@@ -95,7 +94,7 @@ pub fn start(context: &Context) -> Service {
     let payments = payment::Payments::new(context.background_db.clone(), gateway.clone(), context.outbox.clone());
     let checkout = Checkout { graph: context.graph.clone(), outbox: context.outbox.clone(), gateway, bus: context.bus.clone() };
     Service {
-        app: kit::server::app(NAME, schema(context.db.clone(), checkout), request_data(&context.db), context.verifier.clone()),
+        app: kit::server::app(NAME, schema(context.db.clone(), checkout), request_data(&context.db), context.verifier.clone(), context.settings.authorization_directives),
         handler: Some(Arc::new(events::OrdersEvents { payments: payments.clone() })),
         workers: vec![payments.take_payments(context.shutdown.clone()).boxed(), sample_orders(context).boxed()],
     }

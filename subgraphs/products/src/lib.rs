@@ -27,7 +27,7 @@ pub fn migrator() -> sqlx::migrate::Migrator {
 pub type ProductsSchema = Schema<Query, Mutation, EmptySubscription>;
 
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    kit::limits::limit(Schema::build(Query, Mutation, EmptySubscription).enable_federation())
+    kit::server::federated(Schema::build(Query, Mutation, EmptySubscription))
 }
 
 pub fn schema(db: Db, outbox: Outbox) -> ProductsSchema {
@@ -47,7 +47,7 @@ pub fn request_data(db: &Db) -> kit::server::RequestData {
 /// Serves the catalog; price changes go out through its outbox.
 pub fn start(context: &Context) -> Service {
     Service {
-        app: kit::server::app(NAME, schema(context.db.clone(), context.outbox.clone()), request_data(&context.db), context.verifier.clone()),
+        app: kit::server::app(NAME, schema(context.db.clone(), context.outbox.clone()), request_data(&context.db), context.verifier.clone(), context.settings.authorization_directives),
         handler: None,
         workers: vec![],
     }

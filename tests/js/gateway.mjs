@@ -1,0 +1,68 @@
+// An independent federation gateway over the subgraphs, with none of the
+// project's router code: Apollo Gateway, or Hive Gateway (its JavaScript
+// runtime, composed with The Guild's federation-composition). Each composes
+// the SDL the subgraphs advertise (`_service { sdl }`) and plans every request
+// itself. It forwards the caller's Authorization header and nothing else, so
+// the subgraphs treat it as the untrusted gateway it is.
+// Usage: node gateway.mjs <apollo|hive> <name=url>...
+// Prints the gateway's URL once it serves; stops when its stdin closes.
+import { createServer } from 'node:http';
+import { parse } from 'graphql';
+
+const [kind, ...args] = process.argv.slice(2);
+const subgraphs = args.map((arg) => {
+  const [name, url] = arg.split('=');
+  return { name, url };
+});
+
+async function apolloGateway() {
+  const { ApolloServer } = await import('@apollo/server');
+  const { startStandaloneServer } = await import('@apollo/server/standalone');
+  const { ApolloGateway, IntrospectAndCompose, RemoteGraphQLDataSource } = await import('@apollo/gateway');
+  class ForwardAuthorization extends RemoteGraphQLDataSource {
+    willSendRequest({ request, context }) {
+      if (context.authorization) request.http.headers.set('authorization', context.authorization);
+    }
+  }
+  const gateway = new ApolloGateway({
+    supergraphSdl: new IntrospectAndCompose({ subgraphs }),
+    buildService: ({ url }) => new ForwardAuthorization({ url }),
+  });
+  const server = new ApolloServer({ gateway });
+  const { url } = await startStandaloneServer(server, {
+    listen: { host: '127.0.0.1', port: 0 },
+    context: async ({ req }) => ({ authorization: req.headers.authorization }),
+  });
+  return url;
+}
+
+async function hiveGateway() {
+  const { composeServices } = await import('@theguild/federation-composition');
+  const { createGatewayRuntime } = await import('@graphql-hive/gateway-runtime');
+  const services = [];
+  for (const { name, url } of subgraphs) {
+    const answer = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ _service { sdl } }' }),
+    }).then((response) => response.json());
+    services.push({ name, url, typeDefs: parse(answer.data._service.sdl) });
+  }
+  const composed = composeServices(services);
+  if (composed.errors?.length) throw new Error(composed.errors.map((e) => e.message).join('\n'));
+  const gateway = createGatewayRuntime({
+    supergraph: composed.supergraphSdl,
+    logging: process.env.GATEWAY_LOG === "1",
+    propagateHeaders: {
+      fromClientToSubgraphs: ({ request }) => ({ authorization: request.headers.get('authorization') }),
+    },
+  });
+  const server = createServer(gateway);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${server.address().port}/graphql`;
+}
+
+const url = kind === 'apollo' ? await apolloGateway() : await hiveGateway();
+console.log(url);
+process.stdin.resume();
+process.stdin.on('end', () => process.exit(0));
