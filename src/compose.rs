@@ -1,62 +1,83 @@
-//! Composition with Apollo's own rules (`apollo-federation`, Elastic-2.0; it
-//! is used only here, in the compose and check commands).
+//! Composition with Apollo's own rules (`apollo-federation`, Elastic-2.0).
+//! The composed supergraph and each subgraph's SDL are committed
+//! (supergraph.graphql, subgraphs/<name>/schema.graphql): reviewers see a
+//! schema change in the pull request, and checks point at their lines.
 
 use std::path::Path;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use apollo_federation::composition::{CompositionOptions, compose};
 use apollo_federation::subgraph::typestate::Subgraph as FederationSubgraph;
 
 use crate::subgraphs::Subgraph;
 
-/// Composes the five subgraphs' SDL into the supergraph SDL the router loads.
-/// Subgraph URLs are the `supergraph dev` ones; the router overrides them per
-/// deployment.
-pub fn compose_supergraph() -> anyhow::Result<String> {
+/// The five subgraphs' SDL and the supergraph composed from it.
+pub struct Composed {
+    pub supergraph: String,
+    pub subgraphs: Vec<(Subgraph, String)>,
+}
+
+/// Composes the five subgraphs' SDL into the supergraph SDL the router
+/// loads, or says why it cannot. Subgraph URLs are the `supergraph dev`
+/// ones; the router overrides them per deployment.
+pub fn compose_subgraphs() -> Result<Composed, Vec<String>> {
+    compose_sdl(Subgraph::ALL.iter().map(|subgraph| (*subgraph, (subgraph.definition().sdl)())).collect())
+}
+
+/// Composes the given SDL of each subgraph (a test composes an edited one).
+pub fn compose_sdl(subgraphs: Vec<(Subgraph, String)>) -> Result<Composed, Vec<String>> {
     let mut inputs = Vec::new();
     let mut errors = Vec::new();
-    for subgraph in Subgraph::ALL {
+    for (subgraph, sdl) in &subgraphs {
         let url = format!("http://127.0.0.1:{}/graphql", subgraph.default_port());
-        match FederationSubgraph::parse(subgraph.name(), &url, &(subgraph.definition().sdl)()) {
+        match FederationSubgraph::parse(subgraph.name(), &url, sdl) {
             Ok(parsed) => inputs.push(parsed),
-            Err(error) => errors.push(format!("subgraph {}: {error}", subgraph.name())),
+            Err(error) => errors.push(format!("subgraph {} does not parse: {error}", subgraph.name())),
         }
     }
     if !errors.is_empty() {
-        bail!("these subgraphs do not parse:\n  {}", errors.join("\n  "));
+        return Err(errors);
     }
     match compose(inputs, CompositionOptions::default()) {
-        Ok(supergraph) => Ok(supergraph.schema().schema().to_string()),
-        Err(failure) => {
-            let report: Vec<String> = failure.errors.iter().map(|e| format!("[{:?}] {e}", e.code())).collect();
-            bail!("composition failed with {} error(s):\n  {}", report.len(), report.join("\n  "))
-        }
+        Ok(supergraph) => Ok(Composed { supergraph: supergraph.schema().schema().to_string(), subgraphs }),
+        Err(failure) => Err(failure.errors.iter().map(|e| format!("[{:?}] {e}", e.code())).collect()),
     }
 }
 
-/// `supergraph compose`: writes the composed schema.
+impl Composed {
+    /// Which committed files differ from what the code composes, each with
+    /// the first line that differs.
+    pub fn stale_files(&self, supergraph_path: &Path) -> Vec<String> {
+        let subgraph_files = self.subgraphs.iter().map(|(subgraph, sdl)| (subgraph.sdl_file(), sdl.as_str()));
+        std::iter::once((supergraph_path.to_path_buf(), self.supergraph.as_str()))
+            .chain(subgraph_files)
+            .filter_map(|(path, composed)| {
+                let committed = std::fs::read_to_string(&path).unwrap_or_default();
+                let line = first_difference(&committed, composed)?;
+                Some(format!("{} first differs from what the code composes at line {line}: run `cargo run -- compose` and commit the result", path.display()))
+            })
+            .collect()
+    }
+}
+
+fn first_difference(committed: &str, composed: &str) -> Option<usize> {
+    if committed == composed {
+        return None;
+    }
+    let line = committed.lines().zip(composed.lines()).position(|(a, b)| a != b);
+    Some(line.map_or_else(|| committed.lines().count().min(composed.lines().count()) + 1, |i| i + 1))
+}
+
+/// `supergraph compose`: writes the supergraph to `path` and each
+/// subgraph's SDL beside its code.
 pub fn write(path: &Path) -> anyhow::Result<()> {
-    let sdl = compose_supergraph()?;
-    std::fs::write(path, sdl).with_context(|| format!("writing {}", path.display()))?;
-    println!("wrote {}", path.display());
-    Ok(())
-}
-
-/// `supergraph check`: fails when composition fails or `path` is stale.
-pub fn check(path: &Path) -> anyhow::Result<()> {
-    let composed = compose_supergraph()?;
-    let committed = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    if committed != composed {
-        let line = committed
-            .lines()
-            .zip(composed.lines())
-            .position(|(a, b)| a != b)
-            .map_or_else(|| committed.lines().count().min(composed.lines().count()) + 1, |i| i + 1);
-        bail!(
-            "{} is stale: it first differs from the composed schema at line {line}.\n  run `cargo run -- compose` and commit the result",
-            path.display()
-        );
+    let composed = compose_subgraphs().map_err(|errors| anyhow::anyhow!("composition failed with {} error(s):\n  {}", errors.len(), errors.join("\n  ")))?;
+    for (subgraph, sdl) in &composed.subgraphs {
+        let file = subgraph.sdl_file();
+        std::fs::write(&file, sdl).with_context(|| format!("writing {}", file.display()))?;
+        println!("wrote {}", file.display());
     }
-    println!("{} is up to date and composes cleanly", path.display());
+    std::fs::write(path, &composed.supergraph).with_context(|| format!("writing {}", path.display()))?;
+    println!("wrote {}", path.display());
     Ok(())
 }

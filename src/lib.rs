@@ -8,6 +8,7 @@ pub mod bench;
 pub mod compose;
 pub mod router;
 pub mod saga;
+pub mod schema_check;
 pub mod seed;
 pub mod subgraphs;
 pub mod supergraph;

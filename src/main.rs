@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use commerce_supergraph::subgraphs::{Serving, Shared, Subgraph};
 use commerce_supergraph::supergraph::{self, Options, Storage};
-use commerce_supergraph::{bench, compose, router, saga, seed, telemetry, token};
+use commerce_supergraph::{bench, compose, router, saga, schema_check, seed, telemetry, token};
 use events::{Bus, BusConfig};
 use kit::config::{Settings, parse_duration};
 
@@ -58,16 +58,44 @@ enum Command {
         #[arg(long, env = "METRICS_ADDR")]
         metrics_addr: Option<String>,
     },
-    /// Writes supergraph.graphql, composed from the five subgraphs.
+    /// Writes supergraph.graphql, composed from the five subgraphs, and each
+    /// subgraph's SDL to subgraphs/<name>/schema.graphql.
     Compose {
         #[arg(long, default_value = "supergraph.graphql")]
         out: PathBuf,
     },
-    /// Fails when composition fails or supergraph.graphql is stale.
+    /// Checks a schema change as CI would: composition, committed files,
+    /// breaking changes against a base, the clients' operations, lint.
+    /// Exit code 0 pass, 1 fail, 2 the check could not run.
     Check {
+        /// The committed supergraph.
         #[arg(long, default_value = "supergraph.graphql")]
         path: PathBuf,
+        /// Check this supergraph (or client-facing schema) instead of the one the code composes.
+        #[arg(long)]
+        supergraph: Option<PathBuf>,
+        /// Compare with this file or git revision (default: the merge base with the default branch).
+        #[arg(long)]
+        against: Option<String>,
+        /// Another folder of operation documents clients send (repeatable);
+        /// the storefront's (router-config/storefront) are always checked.
+        #[arg(long = "operations")]
+        operations: Vec<PathBuf>,
+        /// A usage database the router records into (USAGE_DATABASE_URL): a
+        /// breaking change that recorded traffic used fails the check.
+        #[arg(long)]
+        usage: Option<String>,
+        /// How many days of recorded traffic count.
+        #[arg(long, default_value_t = 30)]
+        usage_days: u32,
+        /// Fail on every breaking change, used or not.
+        #[arg(long)]
+        strict: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: schema_check::report::Format,
     },
+    /// Prints the client-facing schema (no join__ or link__ machinery), for code generators.
+    Schema,
     /// Seeds the demo catalog into empty products, inventory and reviews databases.
     Seed {
         #[arg(long, default_value_t = seed::DEMO_PRODUCTS)]
@@ -120,6 +148,16 @@ enum Measurement {
         #[arg(long, default_value_t = 20)]
         requests: usize,
     },
+    /// The storefront's reads through the router: requests per second, p50, p99.
+    Router {
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// With the usage plugin recording which fields are used.
+        #[arg(long)]
+        record_usage: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -154,7 +192,31 @@ fn main() -> anyhow::Result<()> {
             tokio_main(run_subgraph(cli.config_dir, name, database_url, address, router_url, metrics_addr))
         }
         Command::Compose { out } => compose::write(&out),
-        Command::Check { path } => compose::check(&path),
+        Command::Check { path, supergraph, against, mut operations, usage, usage_days, strict, format } => {
+            operations.insert(0, cli.config_dir.join("storefront"));
+            let options = schema_check::CheckOptions {
+                supergraph_path: path,
+                supergraph,
+                against,
+                operations,
+                usage,
+                usage_days,
+                strict,
+                format,
+                lint_allowed: cli.config_dir.join("schema-lint.yaml"),
+            };
+            match schema_check::run(&options) {
+                Ok(passed) => std::process::exit(if passed { 0 } else { 1 }),
+                Err(error) => {
+                    eprintln!("supergraph check could not run: {error:#}");
+                    std::process::exit(2)
+                }
+            }
+        }
+        Command::Schema => {
+            print!("{}", schema_check::api_schema()?);
+            Ok(())
+        }
         Command::Seed { products, products_database_url, inventory_database_url, reviews_database_url } => {
             tokio_main(async move {
                 let targets = (
@@ -175,6 +237,9 @@ fn main() -> anyhow::Result<()> {
             tokio_main(bench::checkout::run(bench::checkout::BenchOptions { backend, orders, concurrency }))
         }
         Command::Bench { measurement: Measurement::Limits { requests } } => tokio_main(bench::limits::run(requests)),
+        Command::Bench { measurement: Measurement::Router { concurrency, seconds, record_usage } } => {
+            tokio_main(bench::router::run(bench::router::RouterBenchOptions { concurrency, seconds, record_usage }))
+        }
         Command::Events { action } => {
             let _telemetry = telemetry::init("commerce-events")?;
             tokio_main(async move {
@@ -213,6 +278,7 @@ async fn dev(config_dir: PathBuf, data_dir: PathBuf, port: u16, metrics_address:
         handler_layer: None,
         metrics_address,
         otlp_endpoint: telemetry::otlp_endpoint(),
+        usage_database_url: None,
     })
     .await?;
     let customer = token::TokenRequest { subject: "customer-1", name: Some("Dev Customer"), scopes: &[], ttl: std::time::Duration::from_secs(7 * 86_400) };

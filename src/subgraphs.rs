@@ -39,6 +39,11 @@ impl Subgraph {
         self.definition().name
     }
 
+    /// Its committed SDL, beside its code (written by `supergraph compose`).
+    pub fn sdl_file(self) -> std::path::PathBuf {
+        std::path::PathBuf::from(format!("subgraphs/{}/schema.graphql", self.name()))
+    }
+
     /// Where `supergraph dev` serves it: 4001..4005, next to the router's 4000.
     pub fn default_port(self) -> u16 {
         4001 + Subgraph::ALL.iter().position(|s| *s == self).expect("listed") as u16

@@ -109,6 +109,8 @@ pub struct Options {
     /// Where the router exports the traces of the whole process (an
     /// OTLP/HTTP base URL), when they are exported.
     pub otlp_endpoint: Option<String>,
+    /// Where the router records which fields traffic uses (else USAGE_DATABASE_URL).
+    pub usage_database_url: Option<String>,
 }
 
 pub struct RunningSubgraph {
@@ -256,6 +258,7 @@ pub async fn start(options: Options) -> anyhow::Result<Supergraph> {
             gateway_token: &crate::token::mint_gateway_token(&options.config_dir)?,
             otlp_endpoint: options.otlp_endpoint.as_deref(),
             json_logs: crate::telemetry::json_logs(),
+            usage_database_url: options.usage_database_url.as_deref(),
         },
     )?;
     let mut router = crate::router::spawn(config_path);

@@ -25,7 +25,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
     if options.orders == 0 || options.concurrency == 0 {
         bail!("--orders and --concurrency must be at least 1");
     }
-    with_supergraph(options.backend, 40, |running| measure(&options, running)).await
+    with_supergraph(options.backend, 40, false, |running| measure(&options, running)).await
 }
 
 async fn measure(options: &BenchOptions, running: Supergraph) -> anyhow::Result<()> {

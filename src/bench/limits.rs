@@ -13,7 +13,7 @@ use crate::supergraph::Supergraph;
 
 pub async fn run(requests: usize) -> anyhow::Result<()> {
     anyhow::ensure!(requests > 0, "--requests must be at least 1");
-    with_supergraph(Backend::Sqlite, 40, |running| measure(running, requests)).await
+    with_supergraph(Backend::Sqlite, 40, false, |running| measure(running, requests)).await
 }
 
 /// The documents, worst first, each at the edge of a limit of router-config/router.yaml.

@@ -4,6 +4,7 @@
 
 pub mod checkout;
 pub mod limits;
+pub mod router;
 
 use std::future::Future;
 use std::time::Duration;
@@ -21,9 +22,11 @@ pub enum Backend {
     Postgres,
 }
 
-/// Runs `measure` against a supergraph of its own with `products` seeded,
-/// then removes its databases and stream, whether it finished or not.
-pub async fn with_supergraph<F, Fut>(backend: Backend, products: usize, measure: F) -> anyhow::Result<()>
+/// Runs `measure` against a supergraph of its own with `products` seeded
+/// (its router recording field usage into a SQLite file when
+/// `record_usage`), then removes its databases and stream, whether it
+/// finished or not.
+pub async fn with_supergraph<F, Fut>(backend: Backend, products: usize, record_usage: bool, measure: F) -> anyhow::Result<()>
 where
     F: FnOnce(Supergraph) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
@@ -52,6 +55,7 @@ where
         handler_layer: None,
         metrics_address: ([127, 0, 0, 1], 0).into(),
         otlp_endpoint: None,
+        usage_database_url: record_usage.then(|| format!("sqlite://{}?mode=rwc", work_dir.join("usage.db").display())),
     };
     let measured = match supergraph::start(options).await {
         Ok(running) => measure(running).await,

@@ -6,6 +6,7 @@ mod landing;
 mod metrics;
 mod multipart;
 mod rate_limit;
+mod usage;
 mod verify_token;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ pub use landing::Landing;
 pub use metrics::Metrics;
 pub use multipart::Multipart;
 pub use rate_limit::{RateLimit, SERVICE_SCOPE};
+pub use usage::Usage;
 pub use verify_token::VerifyToken;
 
 /// Our plugins, in the order they run: landing answers paths outside the
@@ -30,6 +32,7 @@ fn plugins() -> PluginRegistry {
         .register::<RateLimit>()
         .register::<FieldLimit>()
         .register::<Metrics>()
+        .register::<Usage>()
         .register::<Multipart>()
 }
 
@@ -72,6 +75,7 @@ pub fn run_standalone(config_dir: &Path, metrics_address: &str) -> anyhow::Resul
         gateway_token: &gateway_token,
         otlp_endpoint: otlp_endpoint.as_deref(),
         json_logs: crate::telemetry::json_logs(),
+        usage_database_url: None,
     };
     write_config(config_dir, &out, &deployment)?;
     spawn_metrics_listener(metrics_address)?;
@@ -126,6 +130,8 @@ pub struct Deployment<'a> {
     pub otlp_endpoint: Option<&'a str>,
     /// Logs as JSON lines.
     pub json_logs: bool,
+    /// Where the usage plugin records traffic (else USAGE_DATABASE_URL, else nowhere).
+    pub usage_database_url: Option<&'a str>,
 }
 
 /// Writes `out`: router-config/router.yaml with this deployment's port and
@@ -157,6 +163,9 @@ pub fn write_config(config_dir: &Path, out: &Path, deployment: &Deployment<'_>) 
     }
     if let Some(limit) = deployment.rate_limit {
         config["plugins"]["rate_limit"]["config"]["requests_per_minute"] = limit.into();
+    }
+    if let Some(url) = deployment.usage_database_url {
+        config["plugins"]["usage"]["config"]["database_url"] = url.into();
     }
     if deployment.json_logs {
         config["log"]["format"] = "json".into();

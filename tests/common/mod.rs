@@ -99,7 +99,7 @@ pub async fn spawn_app_configured(backend: Backend, settings: Settings, rate_lim
             },
         ),
     };
-    spawn(storage, bus, Setup { settings, rate_limit, config_dir, otlp_endpoint: None }, work_dir).await
+    spawn(storage, bus, Setup { settings, rate_limit, config_dir, ..Setup::default() }, work_dir).await
 }
 
 /// What a test may change in how the supergraph is started.
@@ -108,11 +108,12 @@ struct Setup {
     rate_limit: Option<u64>,
     config_dir: PathBuf,
     otlp_endpoint: Option<String>,
+    usage_database_url: Option<String>,
 }
 
 impl Default for Setup {
     fn default() -> Self {
-        Setup { settings: test_settings(), rate_limit: None, config_dir: supergraph::config_dir(), otlp_endpoint: None }
+        Setup { settings: test_settings(), rate_limit: None, config_dir: supergraph::config_dir(), otlp_endpoint: None, usage_database_url: None }
     }
 }
 
@@ -125,6 +126,14 @@ pub async fn spawn_app_traced(endpoint: &str) -> TestApp {
     spawn(Storage::Sqlite(work_dir.join("data")), BusConfig::InProcess, setup, work_dir).await
 }
 
+/// The supergraph on SQLite, its router recording usage into the database at `url`.
+pub async fn spawn_app_recording_usage(url: &str) -> TestApp {
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let work_dir = std::env::temp_dir().join(format!("commerce-test-{run_id}"));
+    let setup = Setup { usage_database_url: Some(url.to_string()), ..Setup::default() };
+    spawn(Storage::Sqlite(work_dir.join("data")), BusConfig::InProcess, setup, work_dir).await
+}
+
 /// The supergraph on SQLite, its events on the NATS server at `url`.
 pub async fn spawn_app_on_nats(url: &str) -> TestApp {
     let run_id = uuid::Uuid::new_v4().simple().to_string();
@@ -134,7 +143,7 @@ pub async fn spawn_app_on_nats(url: &str) -> TestApp {
 }
 
 async fn spawn(storage: Storage, bus: BusConfig, setup: Setup, work_dir: PathBuf) -> TestApp {
-    let Setup { settings, rate_limit, config_dir, otlp_endpoint } = setup;
+    let Setup { settings, rate_limit, config_dir, otlp_endpoint, usage_database_url } = setup;
     let faults = Faults::default();
     let supergraph = supergraph::start(Options {
         storage: storage.clone(),
@@ -150,6 +159,7 @@ async fn spawn(storage: Storage, bus: BusConfig, setup: Setup, work_dir: PathBuf
         handler_layer: Some(faults.layer()),
         metrics_address: ([127, 0, 0, 1], 0).into(),
         otlp_endpoint,
+        usage_database_url,
     })
     .await
     .expect("the supergraph starts");

@@ -12,9 +12,6 @@ use serde::Deserialize;
 
 use crate::cart::{self, CartEdit, CartRow, EditOutcome, LineRow, Loaders};
 
-/// A cart. Belongs to the signed-in customer who created it, or, created
-/// without a token, to whoever holds its id (a guest cart). Available to
-/// other subgraphs as an entity; orders reads it at checkout.
 pub struct Cart {
     row: CartRow,
     /// The catalog price of each line, in line order (`@requires`); needed only by `subtotal`.
@@ -42,8 +39,12 @@ impl<T> Prices<T> {
     }
 }
 
+/// A cart. Belongs to the signed-in customer who created it, or, created
+/// without a token, to whoever holds its id (a guest cart). Available to
+/// other subgraphs as an entity; orders reads it at checkout.
 #[Object]
 impl Cart {
+    /// The cart's unique identifier; for a guest cart, holding it is what gives access.
     async fn id(&self) -> ID {
         ID(self.row.id.clone())
     }
@@ -81,23 +82,26 @@ impl Cart {
     }
 }
 
-/// One sku in a cart. An entity so that the router can hand it the
-/// variant's current price for `lineTotal`.
 pub struct CartLine {
     row: LineRow,
     price: Prices<Option<MoneyInput>>,
 }
 
+/// One sku in a cart. An entity so that the router can hand it the
+/// variant's current price for `lineTotal`.
 #[Object]
 impl CartLine {
+    /// The line's identifier, which `updateCartLine` and `removeCartLine` take.
     async fn id(&self) -> ID {
         ID(self.row.id.clone())
     }
 
+    /// How many units of the variant the line holds, 1 to 50.
     async fn quantity(&self) -> i32 {
         self.row.quantity as i32
     }
 
+    /// The variant the line is for; its name and price come from products.
     async fn variant(&self) -> Variant {
         Variant { sku: ID(self.row.sku.clone()) }
     }
@@ -122,10 +126,12 @@ fn line_total(line: &LineRow, price: Option<&MoneyInput>) -> Result<Money, ApiEr
     Ok(price.times(line.quantity)?)
 }
 
-/// The catalog's variant, owned by products. The cart only refers to it by sku.
+// The catalog's variant, owned by products (whose description clients see).
+// The cart only refers to it by sku.
 #[derive(SimpleObject)]
 #[graphql(complex, unresolvable = "sku")]
 pub struct Variant {
+    /// The variant's stock-keeping unit, which identifies it across the shop.
     pub sku: ID,
 }
 
@@ -150,9 +156,12 @@ pub struct CartLinePriceRepresentation {
     pub variant: Option<VariantPriceRepresentation>,
 }
 
+/// The answer to a cart change: the cart as it now is, or why the change was refused.
 #[derive(SimpleObject)]
 pub struct CartPayload {
+    /// The cart as it is after the change; null when the change was refused.
     pub cart: Option<Cart>,
+    /// Why the change was refused; empty when it succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -185,6 +194,7 @@ fn visible_to(cart: &CartRow, viewer: &Viewer) -> bool {
 
 pub struct Query;
 
+/// Everything a storefront or back office can read from the shop.
 #[Object]
 impl Query {
     /// A cart by id: null when there is none or it belongs to another customer.
@@ -230,6 +240,7 @@ impl Query {
 
 pub struct Mutation;
 
+/// Everything a storefront or back office can change in the shop; a business rule's refusal comes back in `userErrors`.
 #[Object]
 impl Mutation {
     /// A new empty cart: the customer's when signed in, else a guest cart.
@@ -262,6 +273,7 @@ impl Mutation {
         }
     }
 
+    /// Removes a line from the cart.
     async fn remove_cart_line(&self, ctx: &Context<'_>, cart_id: ID, line_id: ID) -> Result<CartPayload> {
         edit(ctx, &cart_id, CartEdit::Remove { line_id: &line_id }).await
     }

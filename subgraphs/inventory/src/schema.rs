@@ -13,6 +13,7 @@ use crate::stock::{self, AdjustOutcome, Adjustment, Loaders, Stock};
 const MAX_DELTA: u32 = 1_000_000;
 const MAX_REASON_LENGTH: usize = 200;
 
+/// How many units of a variant the warehouse holds, and how many of them are still for sale.
 #[derive(SimpleObject, Clone, Copy)]
 pub struct StockLevel {
     /// What can still be sold: on hand minus reserved.
@@ -29,11 +30,13 @@ impl From<Stock> for StockLevel {
     }
 }
 
-/// The catalog's variant, owned by products; inventory adds its stock.
-/// A sku the warehouse has never stocked has zero of everything.
+// The catalog's variant, owned by products (whose description clients see);
+// inventory adds its stock. A sku the warehouse has never stocked has zero of
+// everything.
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct Variant {
+    /// The variant's stock-keeping unit, which identifies it across the shop.
     pub sku: ID,
 }
 
@@ -56,13 +59,15 @@ async fn stock_of(ctx: &Context<'_>, sku: &str) -> Result<Stock, ApiError> {
     Ok(loaders.stock_by_sku.load_one(sku.to_string()).await?.map(|row| row.level()).unwrap_or_default())
 }
 
-/// The catalog's product, owned by products. Inventory answers `inStock`
-/// from the skus of its variants, which the router fetches from products
-/// first (`@requires`).
+// The catalog's product, owned by products (whose description clients see).
+// Inventory answers `inStock` from the skus of its variants, which the router
+// fetches from products first (`@requires`).
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct Product {
+    /// The product's unique identifier.
     pub id: ID,
+    /// The product's variants; declared so that `@requires` can name their skus, always resolved by products.
     #[graphql(external)]
     pub variants: Vec<Variant>,
 }
@@ -89,7 +94,9 @@ pub struct VariantSkuRepresentation {
 #[derive(SimpleObject)]
 #[graphql(shareable)]
 pub struct VariantPayload {
+    /// The variant as it is after the change; null when the change was refused.
     pub variant: Option<Variant>,
+    /// Why the change was refused; empty when it succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -101,6 +108,7 @@ impl VariantPayload {
 
 pub struct Query;
 
+/// Everything a storefront or back office can read from the shop.
 #[Object]
 impl Query {
     #[graphql(entity)]
@@ -121,6 +129,7 @@ impl Query {
 
 pub struct Mutation;
 
+/// Everything a storefront or back office can change in the shop; a business rule's refusal comes back in `userErrors`.
 #[Object]
 impl Mutation {
     /// Adds `delta` (negative to remove) to a sku's on-hand stock (scope

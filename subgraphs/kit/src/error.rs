@@ -12,6 +12,7 @@ pub struct UserError {
     pub code: String,
     /// Path to the input field at fault, e.g. ["quantity"].
     pub field: Option<Vec<String>>,
+    /// Why the request was refused, in plain English a client may show its user.
     pub message: String,
 }
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// The largest amount the shop accepts anywhere: 10 million in major units.
 pub const MAX_MINOR_UNITS: i64 = 1_000_000_000;
 
+/// The ISO 4217 code of the currency an amount is in; the shop sells in US dollars and euros.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq, Serialize, Deserialize)]
 pub enum CurrencyCode {
     USD,
@@ -65,6 +66,8 @@ impl std::fmt::Display for Decimal {
     }
 }
 
+/// An amount in major units, written as a string with two decimal places such as
+/// "19.99" so that no client rounds it through a float (input may also be a JSON number).
 #[Scalar(name = "Decimal")]
 impl ScalarType for Decimal {
     fn parse(value: Value) -> InputValueResult<Self> {
@@ -135,19 +138,24 @@ pub enum MoneyError {
 /// An amount of money. Every subgraph that returns money returns this same shape.
 #[Object(shareable)]
 impl Money {
+    /// The amount in major units of the currency, e.g. "19.99".
     async fn amount(&self) -> Decimal {
         Decimal(self.minor_units)
     }
 
+    /// The currency the amount is in.
     async fn currency_code(&self) -> CurrencyCode {
         self.currency
     }
 }
 
-/// Money as a client sends it. `into_price` is the parse-at-the-edge step.
+// `into_price` is the parse-at-the-edge step.
+/// An amount of money as a client sends it, e.g. a new price.
 #[derive(InputObject, Copy, Clone, Debug)]
 pub struct MoneyInput {
+    /// The amount in major units of the currency, at most two decimal places, e.g. "19.99".
     pub amount: Decimal,
+    /// The currency the amount is in.
     pub currency_code: CurrencyCode,
 }
 

@@ -10,12 +10,17 @@ use crate::error::ApiError;
 /// The most items one page may hold; a larger `first` is an error, not a clamp.
 pub const MAX_PAGE_SIZE: i32 = 100;
 
+/// Where a page of a connection stands in the whole list, with the cursors to page on.
 #[derive(SimpleObject, Clone, Debug, Default)]
 #[graphql(shareable)]
 pub struct PageInfo {
+    /// True when more items follow this page.
     pub has_next_page: bool,
+    /// The cursor of the page's last item, to pass as `after` for the next page; null when the page is empty.
     pub end_cursor: Option<String>,
+    /// True when the page was asked for with an `after` cursor, so items come before it.
     pub has_previous_page: bool,
+    /// The cursor of the page's first item; null when the page is empty.
     pub start_cursor: Option<String>,
 }
 

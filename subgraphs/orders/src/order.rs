@@ -22,6 +22,7 @@ use sqlx::AnyConnection;
 use crate::NAME;
 use crate::payment::{PaymentGateway, payment_due};
 
+/// Where an order stands: PENDING while stock and payment settle, then CONFIRMED, REJECTED or PAYMENT_FAILED; a CONFIRMED order may become CANCELLED.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum OrderStatus {
     /// Placed; stock and payment are being settled.

@@ -30,11 +30,12 @@ fn money(minor_units: i64, currency: &str) -> Result<Money, ApiError> {
 /// A payment token from the provider's client library: 1 to 100 characters.
 const MAX_PAYMENT_TOKEN_LENGTH: usize = 100;
 
-/// An order. Owned here; available to other subgraphs as an entity.
 pub struct Order(OrderRow);
 
+/// An order. Owned here; available to other subgraphs as an entity.
 #[Object]
 impl Order {
+    /// The order's unique identifier.
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
@@ -44,6 +45,7 @@ impl Order {
         &self.0.number
     }
 
+    /// Where the order stands now; `timeline` tells how it got there.
     async fn status(&self) -> Result<OrderStatus> {
         Ok(self.0.status().map_err(ApiError::from)?)
     }
@@ -53,6 +55,7 @@ impl Order {
         Ok(money(self.0.total_minor, &self.0.currency)?)
     }
 
+    /// What was ordered: the cart's lines, at the prices fixed when the order was placed.
     #[graphql(directive = kit::directives::listSize::apply(Some(50), None, None))]
     async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<OrderLine>> {
         let loaders = ctx.data_unchecked::<Loaders>();
@@ -87,25 +90,34 @@ impl Order {
     }
 }
 
+/// One sku of an order: how many units, at what price.
 #[derive(SimpleObject)]
 pub struct OrderLine {
+    /// How many units were ordered.
     pub quantity: i32,
     /// The price charged, fixed when the order was placed.
     pub unit_price: Money,
+    /// The variant ordered; its name and other details come from products.
     pub variant: Variant,
 }
 
+/// One entry of an order's timeline: a status the order reached, when, and why.
 #[derive(SimpleObject)]
 pub struct OrderStatusChange {
+    /// The status the order reached.
     pub status: OrderStatus,
+    /// When the order reached it.
     pub at: DateTime<Utc>,
+    /// Why the order reached it, as a code such as OUT_OF_STOCK or CANCELLED_BY_CUSTOMER; null for PENDING and CONFIRMED.
     pub reason: Option<String>,
 }
 
-/// The catalog's variant, owned by products; an order line refers to it by sku.
+// The catalog's variant, owned by products (whose description clients see);
+// an order line refers to it by sku.
 #[derive(SimpleObject)]
 #[graphql(unresolvable = "sku")]
 pub struct Variant {
+    /// The variant's stock-keeping unit, which identifies it across the shop.
     pub sku: ID,
 }
 
@@ -113,6 +125,7 @@ pub struct Variant {
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct Customer {
+    /// The customer's identifier: the subject of their sign-in token.
     pub id: ID,
 }
 
@@ -138,16 +151,23 @@ impl Customer {
     }
 }
 
+/// One page of a customer's orders, with how many orders they have in all.
 #[derive(SimpleObject)]
 pub struct OrderConnection {
+    /// How many orders the customer has placed, across all pages.
     pub total_count: i32,
+    /// Whether more pages follow, and the cursor to ask for the next one.
     pub page_info: PageInfo,
+    /// The orders of this page, newest first, each with its cursor.
     pub edges: Vec<OrderEdge>,
 }
 
+/// An order in a page of a list, with the cursor that marks its place.
 #[derive(SimpleObject)]
 pub struct OrderEdge {
+    /// An opaque cursor; pass it as `after` to get the orders that follow this one.
     pub cursor: String,
+    /// The order.
     pub node: Order,
 }
 
@@ -163,6 +183,7 @@ async fn visible_order(ctx: &Context<'_>, id: String) -> Result<Option<Order>, A
 
 pub struct Query;
 
+/// Everything a storefront or back office can read from the shop.
 #[Object]
 impl Query {
     /// An order by id: null unless it is the viewer's own (or the viewer may read all orders).
@@ -193,8 +214,10 @@ impl Query {
     }
 }
 
+/// What checkout sends to order a cart.
 #[derive(InputObject)]
 pub struct PlaceOrderInput {
+    /// The cart to order; refused while another order holds it.
     pub cart_id: ID,
     /// The same key (per customer) always answers with the same order.
     pub idempotency_key: String,
@@ -204,9 +227,12 @@ pub struct PlaceOrderInput {
     pub expected_total: Option<MoneyInput>,
 }
 
+/// The answer to placing or cancelling an order: the order as it now is, or why the request was refused.
 #[derive(SimpleObject)]
 pub struct OrderPayload {
+    /// The order as it is after the request; null when the request was refused.
     pub order: Option<Order>,
+    /// Why the request was refused; empty when it succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -222,6 +248,7 @@ impl OrderPayload {
 
 pub struct Mutation;
 
+/// Everything a storefront or back office can change in the shop; a business rule's refusal comes back in `userErrors`.
 #[Object]
 impl Mutation {
     /// Places an order for the cart and answers at once with the order
@@ -283,6 +310,7 @@ impl Mutation {
 
 pub struct Subscription;
 
+/// Live updates: each field answers at once, then again each time what it follows changes.
 #[Subscription]
 impl Subscription {
     /// The order now, then again each time its status changes.

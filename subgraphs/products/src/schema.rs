@@ -13,15 +13,20 @@ use crate::catalog::{self, CategoryRow, Loaders, ProductQuery, ProductRow, Varia
 /// Text filters longer than this are refused rather than scanned.
 const MAX_FILTER_LENGTH: usize = 100;
 
-/// A product of the catalog. Owned here and available to other subgraphs as
-/// an entity by `id` or by `slug`; inventory adds `inStock`, reviews adds
-/// `reviews` and `rating`.
+// Owned here and available to other subgraphs as an entity by `id` or by
+// `slug`; inventory adds `inStock`, reviews adds `reviews` and `rating`.
+/// A product of the catalog: its variants and prices, whether it is in
+/// stock, and what customers say of it.
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct Product {
+    /// The product's unique identifier.
     pub id: ID,
+    /// The product's unique, URL-friendly name; `product(slug:)` finds the product by it.
     pub slug: String,
+    /// The catalog's name for the product, as shown on its page.
     pub name: String,
+    /// The catalog's description of the product, as shown on its page.
     pub description: String,
     #[graphql(skip)]
     category_slug: String,
@@ -41,6 +46,7 @@ impl From<ProductRow> for Product {
 
 #[ComplexObject]
 impl Product {
+    /// The category the product is filed under; null when that category is not in the catalog.
     async fn category(&self, ctx: &Context<'_>) -> Result<Option<Category>> {
         let loaders = ctx.data_unchecked::<Loaders>();
         let row = loaders.categories_by_slug.load_one(self.category_slug.clone()).await.map_err(ApiError::from)?;
@@ -78,18 +84,21 @@ impl Product {
     }
 }
 
-/// One purchasable variant of a product (a size, a colour), identified by its
-/// sku. An entity: inventory adds `stock` and `inStock`; cart and orders
-/// reference it by sku.
 #[derive(Clone)]
 pub struct Variant(VariantRow);
 
+// An entity: inventory adds `stock` and `inStock`; cart and orders reference
+// it by sku.
+/// One purchasable variant of a product (a size, a colour), identified by its
+/// sku.
 #[Object]
 impl Variant {
+    /// The variant's stock-keeping unit, which identifies it across the shop.
     async fn sku(&self) -> ID {
         ID(self.0.sku.clone())
     }
 
+    /// The variant's own name, e.g. a size or a colour, as shown when choosing one.
     async fn name(&self) -> &str {
         &self.0.name
     }
@@ -99,6 +108,7 @@ impl Variant {
         Ok(self.0.price().map_err(ApiError::from)?)
     }
 
+    /// The product this variant belongs to.
     async fn product(&self, ctx: &Context<'_>) -> Result<Product> {
         let loaders = ctx.data_unchecked::<Loaders>();
         let row = loaders.products_by_id.load_one(self.0.product_id.clone()).await.map_err(ApiError::from)?;
@@ -107,10 +117,14 @@ impl Variant {
     }
 }
 
+/// A section of the catalog that products are filed under.
 #[derive(SimpleObject, Clone)]
 pub struct Category {
+    /// The category's unique, URL-friendly name; `ProductFilter.categorySlug` takes it.
     pub slug: String,
+    /// The category's name, as shown to shoppers.
     pub name: String,
+    /// How many products are filed under the category.
     pub product_count: i32,
 }
 
@@ -120,29 +134,41 @@ impl From<CategoryRow> for Category {
     }
 }
 
+/// The lowest and highest prices among a product's variants.
 #[derive(SimpleObject, Clone)]
 pub struct PriceRange {
+    /// The price of the cheapest variant.
     pub min: Money,
+    /// The price of the dearest variant.
     pub max: Money,
 }
 
+/// Narrows a product list to one category, to a text search, or to both.
 #[derive(InputObject, Default)]
 pub struct ProductFilter {
+    /// Only products of the category with this slug; blank means every category.
     pub category_slug: Option<String>,
     /// Words to find in the name or description, case-insensitively.
     pub search: Option<String>,
 }
 
+/// One page of a product list, with how many products the list holds in all.
 #[derive(SimpleObject)]
 pub struct ProductConnection {
+    /// How many products match, across all pages.
     pub total_count: i32,
+    /// Whether more pages follow, and the cursor to ask for the next one.
     pub page_info: PageInfo,
+    /// The products of this page, in order, each with its cursor.
     pub edges: Vec<ProductEdge>,
 }
 
+/// A product in a page of a list, with the cursor that marks its place.
 #[derive(SimpleObject)]
 pub struct ProductEdge {
+    /// An opaque cursor; pass it as `after` to get the products that follow this one.
     pub cursor: String,
+    /// The product.
     pub node: Product,
 }
 
@@ -150,7 +176,9 @@ pub struct ProductEdge {
 #[derive(SimpleObject)]
 #[graphql(shareable)]
 pub struct VariantPayload {
+    /// The variant as it is after the change; null when the change was refused.
     pub variant: Option<Variant>,
+    /// Why the change was refused; empty when it succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -162,6 +190,7 @@ impl VariantPayload {
 
 pub struct Query;
 
+/// Everything a storefront or back office can read from the shop.
 #[Object]
 impl Query {
     /// Products in alphabetical (slug) order, optionally within one category
@@ -258,6 +287,7 @@ fn bounded_text(field: &str, text: Option<String>) -> Result<Option<String>, Api
 
 pub struct Mutation;
 
+/// Everything a storefront or back office can change in the shop; a business rule's refusal comes back in `userErrors`.
 #[Object]
 impl Mutation {
     /// Sets a variant's price (scope catalog:write). Carts show the new price

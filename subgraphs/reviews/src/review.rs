@@ -4,6 +4,7 @@ use kit::db::{Batches, Db, OneByKey, is_unique_violation, one_by_key};
 use kit::domain::Rating;
 use sqlx::AnyConnection;
 
+/// Where a review stands with moderation; only a REJECTED review is hidden.
 #[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum ReviewStatus {
     /// Visible, not yet looked at by a moderator.

@@ -16,18 +16,20 @@ use crate::review::{self, Loaders, NewReview, RatingRow, ReviewRow, ReviewStatus
 const MAX_TITLE_LENGTH: usize = 120;
 const MAX_BODY_LENGTH: usize = 5_000;
 
+/// A moderator's verdict on a review: APPROVE keeps it visible, REJECT hides it.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum ModerationDecision {
     Approve,
     Reject,
 }
 
-/// A customer's review of a product. Owned here.
 #[derive(Clone)]
 pub struct Review(ReviewRow);
 
+/// A customer's review of a product. Owned here.
 #[Object]
 impl Review {
+    /// The review's unique identifier, which `moderateReview` takes.
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
@@ -37,14 +39,17 @@ impl Review {
         self.0.rating as i32
     }
 
+    /// The review's headline; null when the author gave none.
     async fn title(&self) -> Option<&str> {
         self.0.title.as_deref()
     }
 
+    /// The review's text.
     async fn body(&self) -> &str {
         &self.0.body
     }
 
+    /// The reviewer's name as shown with the review: the name in their sign-in token, else "Customer".
     async fn author_name(&self) -> &str {
         &self.0.author_name
     }
@@ -54,23 +59,28 @@ impl Review {
         self.0.verified_purchase > 0
     }
 
+    /// When the review was submitted.
     async fn created_at(&self) -> Result<DateTime<Utc>> {
         Ok(kit::db::parse_timestamp(&self.0.created_at).map_err(ApiError::from)?)
     }
 
+    /// Where the review stands with moderation.
     async fn status(&self) -> Result<ReviewStatus> {
         Ok(ReviewStatus::parse(&self.0.status).map_err(ApiError::from)?)
     }
 
+    /// The product the review is of.
     async fn product(&self) -> Product {
         Product { id: ID(self.0.product_id.clone()) }
     }
 }
 
+/// How a product is rated across its visible reviews.
 #[derive(SimpleObject)]
 pub struct RatingSummary {
     /// Mean of the visible ratings; null while there are none.
     pub average: Option<f64>,
+    /// How many visible reviews the average is taken over.
     pub count: i32,
 }
 
@@ -81,23 +91,32 @@ impl From<RatingRow> for RatingSummary {
     }
 }
 
+/// One page of a product's visible reviews, with how many there are in all.
 #[derive(SimpleObject)]
 pub struct ReviewConnection {
+    /// How many visible reviews the product has, across all pages.
     pub total_count: i32,
+    /// Whether more pages follow, and the cursor to ask for the next one.
     pub page_info: PageInfo,
+    /// The reviews of this page, newest first, each with its cursor.
     pub edges: Vec<ReviewEdge>,
 }
 
+/// A review in a page of a list, with the cursor that marks its place.
 #[derive(SimpleObject)]
 pub struct ReviewEdge {
+    /// An opaque cursor; pass it as `after` to get the reviews that follow this one.
     pub cursor: String,
+    /// The review.
     pub node: Review,
 }
 
-/// The catalog's product, owned by products; reviews adds its reviews and rating.
+// The catalog's product, owned by products (whose description clients see);
+// reviews adds its reviews and rating.
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct Product {
+    /// The product's unique identifier.
     pub id: ID,
 }
 
@@ -127,18 +146,25 @@ impl Product {
     }
 }
 
+/// A customer's review of a product, as they send it.
 #[derive(InputObject)]
 pub struct SubmitReviewInput {
+    /// The product reviewed.
     pub product_id: ID,
     /// 1 to 5.
     pub rating: i32,
+    /// An optional headline, at most 120 characters; blank means none.
     pub title: Option<String>,
+    /// The review's text, 1 to 5,000 characters.
     pub body: String,
 }
 
+/// The answer to submitting or moderating a review: the review as it now is, or why the request was refused.
 #[derive(SimpleObject)]
 pub struct ReviewPayload {
+    /// The review as it is after the request; null when the request was refused.
     pub review: Option<Review>,
+    /// Why the request was refused; empty when it succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -150,6 +176,7 @@ impl ReviewPayload {
 
 pub struct Query;
 
+/// Everything a storefront or back office can read from the shop.
 #[Object]
 impl Query {
     #[graphql(entity)]
@@ -160,6 +187,7 @@ impl Query {
 
 pub struct Mutation;
 
+/// Everything a storefront or back office can change in the shop; a business rule's refusal comes back in `userErrors`.
 #[Object]
 impl Mutation {
     /// A signed-in customer reviews a product, once per product.
