@@ -68,9 +68,10 @@ fn first_difference(committed: &str, composed: &str) -> Option<usize> {
     Some(line.map_or_else(|| committed.lines().count().min(composed.lines().count()) + 1, |i| i + 1))
 }
 
-/// `supergraph compose`: writes the supergraph to `path` and each
-/// subgraph's SDL beside its code.
-pub fn write(path: &Path) -> anyhow::Result<()> {
+/// `supergraph compose`: writes the supergraph to `path`, each subgraph's
+/// SDL beside its code, and the storefront's trusted documents (compiled
+/// from `config_dir`/storefront) to `config_dir`/trusted-documents.json.
+pub fn write(path: &Path, config_dir: &Path) -> anyhow::Result<()> {
     let composed = compose_subgraphs().map_err(|errors| anyhow::anyhow!("composition failed with {} error(s):\n  {}", errors.len(), errors.join("\n  ")))?;
     for (subgraph, sdl) in &composed.subgraphs {
         let file = subgraph.sdl_file();
@@ -79,5 +80,9 @@ pub fn write(path: &Path) -> anyhow::Result<()> {
     }
     std::fs::write(path, &composed.supergraph).with_context(|| format!("writing {}", path.display()))?;
     println!("wrote {}", path.display());
+    let storefront = crate::schema_check::operations::load(&[config_dir.join("storefront")])?;
+    let manifest = config_dir.join(crate::trusted_documents::MANIFEST);
+    std::fs::write(&manifest, crate::trusted_documents::manifest(&storefront)?).with_context(|| format!("writing {}", manifest.display()))?;
+    println!("wrote {}", manifest.display());
     Ok(())
 }

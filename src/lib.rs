@@ -14,3 +14,4 @@ pub mod subgraphs;
 pub mod supergraph;
 pub mod telemetry;
 pub mod token;
+pub mod trusted_documents;

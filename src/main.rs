@@ -191,9 +191,8 @@ fn main() -> anyhow::Result<()> {
             let address = (host, port.unwrap_or(name.default_port()));
             tokio_main(run_subgraph(cli.config_dir, name, database_url, address, router_url, metrics_addr))
         }
-        Command::Compose { out } => compose::write(&out),
-        Command::Check { path, supergraph, against, mut operations, usage, usage_days, strict, format } => {
-            operations.insert(0, cli.config_dir.join("storefront"));
+        Command::Compose { out } => compose::write(&out, &cli.config_dir),
+        Command::Check { path, supergraph, against, operations, usage, usage_days, strict, format } => {
             let options = schema_check::CheckOptions {
                 supergraph_path: path,
                 supergraph,
@@ -203,7 +202,7 @@ fn main() -> anyhow::Result<()> {
                 usage_days,
                 strict,
                 format,
-                lint_allowed: cli.config_dir.join("schema-lint.yaml"),
+                config_dir: cli.config_dir.clone(),
             };
             match schema_check::run(&options) {
                 Ok(passed) => std::process::exit(if passed { 0 } else { 1 }),
@@ -264,6 +263,10 @@ fn tokio_main(future: impl Future<Output = anyhow::Result<()>>) -> anyhow::Resul
 
 
 async fn dev(config_dir: PathBuf, data_dir: PathBuf, port: u16, metrics_address: std::net::SocketAddr) -> anyhow::Result<()> {
+    let customer = token::TokenRequest { subject: "customer-1", name: Some("Dev Customer"), scopes: &[], ttl: std::time::Duration::from_secs(7 * 86_400) };
+    let token = token::mint(&config_dir.join("dev-signing-key.pem"), &customer)?;
+    let partner = token::TokenRequest { subject: "partner-1", name: Some("Dev Partner"), scopes: &["explore".into()], ttl: std::time::Duration::from_secs(7 * 86_400) };
+    let partner_token = token::mint(&config_dir.join("dev-signing-key.pem"), &partner)?;
     let running = supergraph::start(Options {
         storage: Storage::Sqlite(data_dir.clone()),
         router_port: port,
@@ -279,17 +282,18 @@ async fn dev(config_dir: PathBuf, data_dir: PathBuf, port: u16, metrics_address:
         metrics_address,
         otlp_endpoint: telemetry::otlp_endpoint(),
         usage_database_url: None,
+        trusted_documents_only: supergraph::trusted_documents_only()?,
+        playground_headers: Some(serde_json::to_string_pretty(&serde_json::json!({ "Authorization": format!("Bearer {token}") }))?),
     })
     .await?;
-    let customer = token::TokenRequest { subject: "customer-1", name: Some("Dev Customer"), scopes: &[], ttl: std::time::Duration::from_secs(7 * 86_400) };
-    let token = token::mint(&config_dir.join("dev-signing-key.pem"), &customer)?;
     println!("\nThe commerce supergraph is up.");
     println!("  playground and GraphQL endpoint: {}/graphql", running.router_url);
     for subgraph in Subgraph::ALL {
         println!("  subgraph {:<9} {}", subgraph.name(), running.subgraphs[&subgraph].url);
     }
     println!("  metrics (loopback only)   {}", running.metrics_url);
-    println!("\nA customer token (7 days), for the Authorization header as `Bearer <token>`:\n{token}\n");
+    println!("\nA customer token (7 days), for the Authorization header as `Bearer <token>` (the playground has it):\n{token}\n");
+    println!("A partner token with the explore scope (7 days), which may send any document when TRUSTED_DOCUMENTS_ONLY=true:\n{partner_token}\n");
     println!("Ctrl-C (or SIGTERM) stops everything.");
     let mut running = running;
     kit::background::termination().await.context("waiting for a signal to stop")?;

@@ -111,6 +111,10 @@ pub struct Options {
     pub otlp_endpoint: Option<String>,
     /// Where the router records which fields traffic uses (else USAGE_DATABASE_URL).
     pub usage_database_url: Option<String>,
+    /// Serve only trusted documents to callers without the explore scope.
+    pub trusted_documents_only: bool,
+    /// What the playground's headers editor starts with (dev: the customer token).
+    pub playground_headers: Option<String>,
 }
 
 pub struct RunningSubgraph {
@@ -259,6 +263,8 @@ pub async fn start(options: Options) -> anyhow::Result<Supergraph> {
             otlp_endpoint: options.otlp_endpoint.as_deref(),
             json_logs: crate::telemetry::json_logs(),
             usage_database_url: options.usage_database_url.as_deref(),
+            trusted_documents_only: options.trusted_documents_only,
+            playground_headers: options.playground_headers.as_deref(),
         },
     )?;
     let mut router = crate::router::spawn(config_path);
@@ -293,6 +299,16 @@ fn why_it_ended(ended: Result<anyhow::Result<()>, tokio::sync::oneshot::error::R
 }
 
 /// The repository's router-config/ folder, wherever the command runs from.
+/// TRUSTED_DOCUMENTS_ONLY=true: serve only the trusted documents (and no
+/// introspection) to callers without the explore scope.
+pub fn trusted_documents_only() -> anyhow::Result<bool> {
+    match std::env::var("TRUSTED_DOCUMENTS_ONLY").as_deref() {
+        Err(_) | Ok("" | "false") => Ok(false),
+        Ok("true") => Ok(true),
+        Ok(other) => anyhow::bail!("TRUSTED_DOCUMENTS_ONLY: {other:?} is neither true nor false"),
+    }
+}
+
 pub fn config_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("router-config")
 }

@@ -97,12 +97,7 @@ async fn metrics_stay_off_the_public_port_and_ignore_client_names(backend: Backe
 fn shop_config(jwks_url: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let source = commerce_supergraph::supergraph::config_dir();
-    for entry in std::fs::read_dir(&source).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-        }
-    }
+    common::copy_folder(&source, dir.path());
     let router_yaml = std::fs::read_to_string(source.join("router.yaml")).unwrap();
     let mut config: serde_yaml::Value = serde_yaml::from_str(&router_yaml).unwrap();
     let jwt = format!(

@@ -169,7 +169,7 @@ fn a_lint_warning_is_reported_and_can_be_silenced_with_a_reason() {
     assert_eq!(warnings[0]["coordinate"], "Product.weight");
 
     let config = tempfile::tempdir().unwrap();
-    copy_folder(&Path::new(FIXTURES).join("storefront"), &config.path().join("storefront"));
+    common::copy_folder(&Path::new(FIXTURES).join("storefront"), &config.path().join("storefront"));
     let allowance = "allow:\n  - rule: description\n    coordinate: Product.weight\n    reason: the weight's unit is being decided\n";
     std::fs::write(config.path().join("schema-lint.yaml"), allowance).unwrap();
     let new = format!("{FIXTURES}/cases/missing-description.graphql");
@@ -231,19 +231,18 @@ fn without_field(sdl: &str, name: &str) -> String {
     lines.iter().zip(kept).filter(|(_, kept)| *kept).map(|(line, _)| *line).collect::<Vec<_>>().join("\n") + "\n"
 }
 
-/// The project's supergraph, composed with `field` removed from `subgraphs`' SDL, in a file.
-fn supergraph_without(field: &str, subgraphs: &[Subgraph]) -> tempfile::NamedTempFile {
-    let sdl = Subgraph::ALL
-        .iter()
-        .map(|s| {
-            let own = (s.definition().sdl)();
-            (*s, if subgraphs.contains(s) { without_field(&own, field) } else { own })
-        })
-        .collect();
+/// The project's supergraph, composed from each subgraph's SDL as `edit` changes it, in a file.
+fn supergraph_with(edit: impl Fn(Subgraph, String) -> String) -> tempfile::NamedTempFile {
+    let sdl = Subgraph::ALL.iter().map(|s| (*s, edit(*s, (s.definition().sdl)()))).collect();
     let composed = compose_sdl(sdl).unwrap_or_else(|errors| panic!("{errors:#?}"));
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), composed.supergraph).unwrap();
     file
+}
+
+/// The project's supergraph, composed with `field` removed from `subgraphs`' SDL, in a file.
+fn supergraph_without(field: &str, subgraphs: &[Subgraph]) -> tempfile::NamedTempFile {
+    supergraph_with(|s, own| if subgraphs.contains(&s) { without_field(&own, field) } else { own })
 }
 
 #[test]
@@ -260,6 +259,25 @@ fn breaking_a_real_subgraph_names_its_storefront_operations_and_the_subgraph() {
     names.sort();
     assert_eq!(names, ["ProductListing", "ProductPage"]);
     assert!(removed["operations"].as_array().unwrap().iter().all(|o| o["location"]["file"] == "router-config/storefront/catalog.graphql"));
+}
+
+#[test]
+fn a_field_a_subgraph_reads_through_the_graph_is_in_use() {
+    // Query.variants renamed: Product.variants, which others extend, stays.
+    let edited = supergraph_with(|s, own| if s == Subgraph::Products { own.replace("\tvariants(skus:", "\tvariantsBySku(skus:") } else { own });
+    let path = edited.path().to_str().unwrap();
+    let output = supergraph_command(&["check", "--supergraph", path, "--against", "supergraph.graphql", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let removed = report["changes"].as_array().unwrap().iter().find(|c| c["coordinate"] == "Query.variants").expect("Query.variants is reported");
+    assert_eq!(removed["blocking"], true);
+    let read = removed["operations"].as_array().unwrap().iter().find(|o| o["name"] == "the cart subgraph's read through the graph").expect("cart's price read is named");
+    let file = read["location"]["file"].as_str().unwrap();
+    let line = read["location"]["line"].as_u64().unwrap() as usize;
+    let source = std::fs::read_to_string(file).unwrap();
+    assert!(source.lines().nth(line - 1).unwrap().contains("variants(skus: $skus)"), "{file}:{line} holds the document");
+    let errors = report["operation_errors"].as_array().unwrap();
+    assert!(errors.iter().any(|e| e["operation"] == read["name"] && e["location"]["line"] == read["location"]["line"]), "{errors:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -302,14 +320,6 @@ async fn a_field_only_recorded_traffic_uses_fails_the_check_with_usage() {
     assert_eq!(removed["blocking"], true);
 }
 
-fn copy_folder(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path: PathBuf = entry.unwrap().path();
-        std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
-    }
-}
-
 #[test]
 fn lists_that_grow_and_mutations_without_user_errors_are_warned_about() {
     let (code, report) = check_case("lint-conventions", &[]);
@@ -321,16 +331,7 @@ fn lists_that_grow_and_mutations_without_user_errors_are_warned_about() {
 
 #[test]
 fn a_non_null_field_from_another_subgraph_is_warned_about() {
-    let sdl = Subgraph::ALL
-        .iter()
-        .map(|s| {
-            let own = (s.definition().sdl)();
-            (*s, if *s == Subgraph::Reviews { own.replace("\trating: RatingSummary\n", "\trating: RatingSummary!\n") } else { own })
-        })
-        .collect();
-    let composed = compose_sdl(sdl).unwrap_or_else(|errors| panic!("{errors:#?}"));
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), composed.supergraph).unwrap();
+    let file = supergraph_with(|s, own| if s == Subgraph::Reviews { own.replace("\trating: RatingSummary\n", "\trating: RatingSummary!\n") } else { own });
     let output = supergraph_command(&["check", "--supergraph", file.path().to_str().unwrap(), "--against", "supergraph.graphql", "--format", "json"]);
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let warnings = report["warnings"].as_array().unwrap();

@@ -10,6 +10,8 @@ const config: CodegenConfig = {
   generates: {
     [process.env.CODEGEN_OUT ?? 'src/gql/']: {
       preset: 'client',
+      // Named so it is not mistaken for Apollo Client's useFragment hook.
+      presetConfig: { fragmentMasking: { unmaskFunctionName: 'getFragmentData' } },
       config: {
         // The schema's custom scalars, as they travel in JSON.
         scalars: { Decimal: 'string', DateTime: 'string' },

@@ -55,6 +55,8 @@ where
         handler_layer: None,
         metrics_address: ([127, 0, 0, 1], 0).into(),
         otlp_endpoint: None,
+        trusted_documents_only: false,
+        playground_headers: None,
         usage_database_url: record_usage.then(|| format!("sqlite://{}?mode=rwc", work_dir.join("usage.db").display())),
     };
     let measured = match supergraph::start(options).await {

@@ -1,21 +1,35 @@
-//! What the router answers outside its GraphQL endpoint: `/` is a small page
-//! of our own (no asset from anywhere else) that points to the playground
-//! and the endpoint; `/health` and `/readiness` are the router's; every
-//! other path is 404. (The router alone would answer any path with a landing
-//! page that loads scripts from a CDN.)
+//! What the router answers to browsers: `/` is a small page of our own that
+//! points to the playground and the endpoint; the endpoint opened in a
+//! browser is the playground (`playground`), its assets under /playground/;
+//! `/health` and `/readiness` are the router's; every other path is 404.
+//! Nothing is loaded from anywhere else. (The router alone would answer any
+//! path with a landing page, and the endpoint with a playground, that load
+//! scripts from a CDN.)
+
+use std::path::Path;
 
 use hive_router::async_trait;
-use hive_router::ntex::http::{Response, StatusCode};
+use hive_router::ntex::http::{Method, Response, StatusCode};
 use hive_router::plugins::hooks::on_http_request::{OnHttpRequestHookFuture, OnHttpRequestHookPayload};
 use hive_router::plugins::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
 use hive_router::plugins::plugin_trait::{RouterPlugin, StartHookPayload};
 use serde::Deserialize;
 
+use super::playground::{PREFIX, Playground};
+
 #[derive(Deserialize)]
-pub struct LandingConfig {}
+pub struct LandingConfig {
+    /// router-config/ (set by the supergraph binary): the playground bundle,
+    /// the storefront operations and their example variables.
+    pub config_dir: String,
+    /// What the playground's headers editor starts with (dev: the customer token).
+    #[serde(default)]
+    pub playground_headers: Option<String>,
+}
 
 pub struct Landing {
     graphql_endpoint: String,
+    playground: Playground,
 }
 
 const PAGE: &str = r#"<!doctype html>
@@ -41,12 +55,30 @@ impl RouterPlugin for Landing {
 
     fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
         let graphql_endpoint = payload.router_config().http.graphql_endpoint.clone();
-        payload.initialize_plugin(Landing { graphql_endpoint })
+        let config = payload.config()?;
+        let playground = Playground::load(Path::new(&config.config_dir), &graphql_endpoint, config.playground_headers.as_deref())?;
+        payload.initialize_plugin(Landing { graphql_endpoint, playground })
     }
 
     fn on_http_request<'req>(&'req self, payload: OnHttpRequestHookPayload<'req>) -> OnHttpRequestHookFuture<'req> {
         Box::pin(async move {
-            let path = payload.router_http_request.path();
+            let request = &payload.router_http_request;
+            let path = request.path();
+            if path == self.graphql_endpoint && request.method() == Method::GET && wants_a_page(request.headers(), request.uri().query()) {
+                let page = self.playground.page.clone();
+                return payload.end_with_response(Response::build(StatusCode::OK).content_type("text/html; charset=utf-8").body(page));
+            }
+            if let Some(asset) = path.strip_prefix(PREFIX) {
+                let response = match self.playground.asset(asset) {
+                    // Built file names carry a hash of their content.
+                    Some((content_type, bytes)) => Response::build(StatusCode::OK)
+                        .content_type(content_type)
+                        .header("cache-control", if asset.starts_with("assets/") { "public, max-age=31536000, immutable" } else { "no-cache" })
+                        .body(bytes.to_vec()),
+                    None => not_found(),
+                };
+                return payload.end_with_response(response);
+            }
             if path == "/" {
                 let page = PAGE.replace("ENDPOINT", &self.graphql_endpoint);
                 return payload.end_with_response(Response::build(StatusCode::OK).content_type("text/html; charset=utf-8").body(page));
@@ -55,7 +87,18 @@ impl RouterPlugin for Landing {
             if known {
                 return payload.proceed();
             }
-            payload.end_with_response(Response::build(StatusCode::NOT_FOUND).content_type("text/plain; charset=utf-8").body("not found\n"))
+            payload.end_with_response(not_found())
         })
     }
+}
+
+/// A browser opening the endpoint (a GET for HTML, not a query).
+fn wants_a_page(headers: &hive_router::ntex::http::HeaderMap, query: Option<&str>) -> bool {
+    let accepts_html = headers.get("accept").and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"));
+    let asks_a_query = query.is_some_and(|query| query.split('&').any(|pair| pair.starts_with("query=") || pair.starts_with("documentId=") || pair.starts_with("extensions=")));
+    accepts_html && !asks_a_query
+}
+
+fn not_found() -> Response {
+    Response::build(StatusCode::NOT_FOUND).content_type("text/plain; charset=utf-8").body("not found\n")
 }

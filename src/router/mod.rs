@@ -5,7 +5,9 @@ mod field_limit;
 mod landing;
 mod metrics;
 mod multipart;
+mod playground;
 mod rate_limit;
+mod trusted_documents;
 mod usage;
 mod verify_token;
 
@@ -20,16 +22,19 @@ pub use landing::Landing;
 pub use metrics::Metrics;
 pub use multipart::Multipart;
 pub use rate_limit::{RateLimit, SERVICE_SCOPE};
+pub use trusted_documents::TrustedDocuments;
 pub use usage::Usage;
 pub use verify_token::VerifyToken;
 
 /// Our plugins, in the order they run: landing answers paths outside the
-/// GraphQL endpoint; verify_token leaves the viewer that rate_limit counts by.
+/// GraphQL endpoint; verify_token leaves the viewer that rate_limit counts
+/// by and trusted_documents reads the scopes of.
 fn plugins() -> PluginRegistry {
     PluginRegistry::new()
         .register::<Landing>()
         .register::<VerifyToken>()
         .register::<RateLimit>()
+        .register::<TrustedDocuments>()
         .register::<FieldLimit>()
         .register::<Metrics>()
         .register::<Usage>()
@@ -76,6 +81,8 @@ pub fn run_standalone(config_dir: &Path, metrics_address: &str) -> anyhow::Resul
         otlp_endpoint: otlp_endpoint.as_deref(),
         json_logs: crate::telemetry::json_logs(),
         usage_database_url: None,
+        trusted_documents_only: crate::supergraph::trusted_documents_only()?,
+        playground_headers: None,
     };
     write_config(config_dir, &out, &deployment)?;
     spawn_metrics_listener(metrics_address)?;
@@ -132,6 +139,11 @@ pub struct Deployment<'a> {
     pub json_logs: bool,
     /// Where the usage plugin records traffic (else USAGE_DATABASE_URL, else nowhere).
     pub usage_database_url: Option<&'a str>,
+    /// Serve only trusted documents (and introspection) to callers without
+    /// the explore scope.
+    pub trusted_documents_only: bool,
+    /// What the playground's headers editor starts with.
+    pub playground_headers: Option<&'a str>,
 }
 
 /// Writes `out`: router-config/router.yaml with this deployment's port and
@@ -160,6 +172,18 @@ pub fn write_config(config_dir: &Path, out: &Path, deployment: &Deployment<'_>) 
                 provider["path"] = absolute(&path).into();
             }
         }
+    }
+    config["plugins"]["landing"]["config"]["config_dir"] = config_dir.to_string_lossy().into_owned().into();
+    if let Some(headers) = deployment.playground_headers {
+        config["plugins"]["landing"]["config"]["playground_headers"] = headers.into();
+    }
+    if let Some(path) = config["persisted_documents"]["storage"]["path"].as_str().map(str::to_string) {
+        config["persisted_documents"]["storage"]["path"] = absolute(&path).into();
+    }
+    if deployment.trusted_documents_only {
+        config["persisted_documents"]["require_id"] = true.into();
+        let explore = config["plugins"]["trusted_documents"]["config"]["explore_scope"].as_str().context("router.yaml names the explore scope")?.to_string();
+        config["introspection"] = serde_yaml::from_str(&format!("expression: 'includes(array(.request.jwt.scopes) ?? [], \"{explore}\")'"))?;
     }
     if let Some(limit) = deployment.rate_limit {
         config["plugins"]["rate_limit"]["config"]["requests_per_minute"] = limit.into();

@@ -24,7 +24,8 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use crate::compose;
+use crate::subgraphs::Subgraph;
+use crate::{compose, trusted_documents};
 use diff::Severity;
 use graph::{Graph, SdlFile};
 use operations::Operation;
@@ -36,23 +37,25 @@ pub struct CheckOptions {
     /// Check this supergraph (or API schema) instead of composing the code's.
     pub supergraph: Option<PathBuf>,
     pub against: Option<String>,
-    /// The clients' documents: the storefront folder, then any given.
+    /// Folders of other clients' documents (the storefront's are always read).
     pub operations: Vec<PathBuf>,
     /// A usage database the router's `usage` plugin records into.
     pub usage: Option<String>,
     pub usage_days: u32,
     pub strict: bool,
     pub format: Format,
-    /// schema-lint.yaml: the lint warnings this graph accepts.
-    pub lint_allowed: PathBuf,
+    /// router-config/: the storefront's operations (storefront/), the
+    /// trusted documents router.yaml serves, schema-lint.yaml.
+    pub config_dir: PathBuf,
 }
 
 /// Runs the check and prints its report; true when it passes. An error
 /// means the check could not run (exit code 2).
 pub fn run(options: &CheckOptions) -> anyhow::Result<bool> {
-    let allowed = lint::Allowed::read(&options.lint_allowed)?;
-    let operations = operations::load(&options.operations)?;
-    let (new, composition_errors, stale_files) = match &options.supergraph {
+    let allowed = lint::Allowed::read(&options.config_dir.join("schema-lint.yaml"))?;
+    let storefront = operations::load(&[options.config_dir.join("storefront")])?;
+    let trusted = trusted_documents_served(&options.config_dir)?;
+    let (new, composition_errors, mut stale_files) = match &options.supergraph {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             let label = path.display().to_string();
@@ -66,6 +69,27 @@ pub fn run(options: &CheckOptions) -> anyhow::Result<bool> {
             Err(errors) => (None, errors, vec![]),
         },
     };
+    // The storefront's manifest is compiled from its operations by `compose`.
+    let ours = options.config_dir.join(trusted_documents::MANIFEST);
+    if options.supergraph.is_none() && trusted.as_ref().is_some_and(|(path, _)| *path == ours) {
+        let compiled = trusted_documents::manifest(&storefront)?;
+        if std::fs::read_to_string(&ours).unwrap_or_default() != compiled {
+            stale_files.push(format!("{} is not what the storefront operations compile to: run `cargo run -- compose` and commit the result", ours.display()));
+        }
+    }
+    // The subgraphs read through the router that router.yaml configures: a
+    // config dir without one (another graph's, a fixture) has no such client.
+    let graph_reads: Vec<Operation> = match options.config_dir.join("router.yaml").exists() {
+        true => Subgraph::ALL
+            .iter()
+            .flat_map(|subgraph| {
+                let definition = subgraph.definition();
+                definition.graph_reads.iter().map(|document| operations::graph_read(definition.name, document))
+            })
+            .collect::<anyhow::Result<_>>()?,
+        false => vec![],
+    };
+    let operations: Vec<Operation> = storefront.into_iter().chain(graph_reads).chain(operations::load(&options.operations)?).collect();
     let mut report = Report {
         passed: false,
         new: new.as_ref().map_or_else(|| "the subgraphs' schemas".to_string(), |graph| graph.label.clone()),
@@ -87,6 +111,9 @@ pub fn run(options: &CheckOptions) -> anyhow::Result<bool> {
         report.base = Some(base.label.clone());
         report.changes = assess(diff::compare(&base, new)?, &base, &operations, traffic.as_ref(), options.strict);
         report.operation_errors = operations.iter().flat_map(|operation| operation.errors(new)).collect();
+        if let Some((path, documents)) = &trusted {
+            report.operation_errors.extend(trusted_documents::errors(path, documents, &new.api)?);
+        }
         report.warnings = lint::lint(new, &allowed);
     }
     report.passed = report.composition_errors.is_empty()
@@ -95,6 +122,20 @@ pub fn run(options: &CheckOptions) -> anyhow::Result<bool> {
         && !report.changes.iter().any(|change| change.blocking);
     report.print(options.format);
     Ok(report.passed)
+}
+
+/// The manifest of trusted documents router.yaml serves, when it serves one.
+fn trusted_documents_served(config_dir: &std::path::Path) -> anyhow::Result<Option<(PathBuf, Vec<trusted_documents::TrustedDocument>)>> {
+    let router_yaml = config_dir.join("router.yaml");
+    if !router_yaml.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&router_yaml).with_context(|| format!("reading {}", router_yaml.display()))?;
+    let config: serde_yaml::Value = serde_yaml::from_str(&text).with_context(|| format!("parsing {}", router_yaml.display()))?;
+    let Some(path) = config["persisted_documents"]["storage"]["path"].as_str() else { return Ok(None) };
+    let path = config_dir.join(path);
+    let documents = trusted_documents::read(&path)?;
+    Ok(Some((path, documents)))
 }
 
 /// The supergraph the code composes, its coordinates looked up in each

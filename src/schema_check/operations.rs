@@ -21,8 +21,13 @@ use super::usage::coordinates_used;
 
 /// One operation of a client's documents.
 pub struct Operation {
+    /// How reports name it.
     pub name: String,
+    /// Its name in its document; None when it is anonymous.
+    document_name: Option<String>,
     pub location: Location,
+    /// The `#` comment lines right above it, which say how it behaves.
+    pub comment: String,
     /// (file, text with only this operation and its fragments kept)
     sources: Vec<(String, String)>,
 }
@@ -57,10 +62,11 @@ pub fn load(folders: &[PathBuf]) -> anyhow::Result<Vec<Operation>> {
         }
     }
     let mut operations = Vec::new();
-    for (index, (file, _, document)) in parsed.iter().enumerate() {
+    for (index, (file, text, document)) in parsed.iter().enumerate() {
         for definition in &document.definitions {
             let Definition::OperationDefinition(operation) = definition else { continue };
-            let name = operation.name.as_ref().map_or_else(|| "(anonymous)".to_string(), |name| name.to_string());
+            let document_name = operation.name.as_ref().map(|name| name.to_string());
+            let name = document_name.clone().unwrap_or_else(|| "(anonymous)".to_string());
             let line = definition.location().and_then(|span| span.line_column(&document.sources)).map_or(1, |at| at.line);
             // What to keep of each file: this operation and every fragment it reaches.
             let mut kept: HashMap<usize, Vec<&Definition>> = HashMap::from([(index, vec![definition])]);
@@ -77,10 +83,39 @@ pub fn load(folders: &[PathBuf]) -> anyhow::Result<Vec<Operation>> {
             let mut sources: Vec<(String, String)> =
                 kept.into_iter().map(|(home, definitions)| (parsed[home].0.clone(), keep_only(&parsed[home].1, &definitions))).collect();
             sources.sort();
-            operations.push(Operation { name, location: Location { file: file.clone(), line }, sources });
+            operations.push(Operation { name, document_name, comment: comment_above(text, line), location: Location { file: file.clone(), line }, sources });
         }
     }
     Ok(operations)
+}
+
+/// A document that subgraph `subgraph` sends through the router (its
+/// crate's `graph_reads`), located in the subgraph's source so that an error
+/// points at the line that holds it.
+pub fn graph_read(subgraph: &str, document: &str) -> anyhow::Result<Operation> {
+    let folder = PathBuf::from(format!("subgraphs/{subgraph}/src"));
+    let mut location = Location { file: folder.display().to_string(), line: 1 };
+    if folder.is_dir() {
+        for entry in std::fs::read_dir(&folder)? {
+            let path = entry?.path();
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if let Some(at) = text.find(document) {
+                location = Location { file: relative(&path), line: text[..at].matches('\n').count() + 1 };
+                break;
+            }
+        }
+    }
+    // Blank lines ahead of the document keep the compiler's line numbers true to the file.
+    let text = format!("{}{document}", "\n".repeat(location.line - 1));
+    let name = format!("the {subgraph} subgraph's read through the graph");
+    Ok(Operation { name, document_name: None, comment: String::new(), sources: vec![(location.file.clone(), text)], location })
+}
+
+/// The `#` lines right above line `line` (1-based) of `text`, in order.
+fn comment_above(text: &str, line: usize) -> String {
+    let lines: Vec<&str> = text.lines().take(line.saturating_sub(1)).collect();
+    let start = lines.iter().rposition(|l| !l.trim_start().starts_with('#')).map_or(0, |i| i + 1);
+    lines[start..].iter().map(|l| format!("{l}\n")).collect()
 }
 
 /// `path` relative to the working directory when it is under it, as CI annotations want.
@@ -134,6 +169,11 @@ fn keep_only(text: &str, definitions: &[&Definition]) -> String {
 }
 
 impl Operation {
+    /// The files its document is made of, each with only its parts kept.
+    pub fn sources(&self) -> &[(String, String)] {
+        &self.sources
+    }
+
     /// This operation's document against `graph`'s API schema.
     fn document(&self, graph: &Graph) -> Result<Valid<ExecutableDocument>, DiagnosticList> {
         let mut errors = DiagnosticList::new(Default::default());
@@ -166,10 +206,7 @@ impl Operation {
     /// The coordinates it uses in `graph` (none when it does not validate there).
     pub fn coordinates(&self, graph: &Graph) -> BTreeSet<String> {
         match self.document(graph) {
-            Ok(document) => {
-                let name = (self.name != "(anonymous)").then_some(self.name.as_str());
-                coordinates_used(&graph.api, &document, name)
-            }
+            Ok(document) => coordinates_used(&graph.api, &document, self.document_name.as_deref()),
             Err(_) => BTreeSet::new(),
         }
     }

@@ -4,7 +4,7 @@
 
 mod faults;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use commerce_supergraph::subgraphs::Subgraph;
@@ -109,28 +109,50 @@ struct Setup {
     config_dir: PathBuf,
     otlp_endpoint: Option<String>,
     usage_database_url: Option<String>,
+    trusted_documents_only: bool,
+    playground_headers: Option<String>,
 }
 
 impl Default for Setup {
     fn default() -> Self {
-        Setup { settings: test_settings(), rate_limit: None, config_dir: supergraph::config_dir(), otlp_endpoint: None, usage_database_url: None }
+        Setup {
+            settings: test_settings(),
+            rate_limit: None,
+            config_dir: supergraph::config_dir(),
+            otlp_endpoint: None,
+            usage_database_url: None,
+            trusted_documents_only: false,
+            playground_headers: None,
+        }
     }
 }
 
 /// The supergraph on SQLite with the in-process bus, its traces exported to
 /// the OTLP/HTTP receiver at `endpoint`.
 pub async fn spawn_app_traced(endpoint: &str) -> TestApp {
-    let run_id = uuid::Uuid::new_v4().simple().to_string();
-    let work_dir = std::env::temp_dir().join(format!("commerce-test-{run_id}"));
-    let setup = Setup { otlp_endpoint: Some(endpoint.to_string()), ..Setup::default() };
-    spawn(Storage::Sqlite(work_dir.join("data")), BusConfig::InProcess, setup, work_dir).await
+    spawn_on_sqlite(Setup { otlp_endpoint: Some(endpoint.to_string()), ..Setup::default() }).await
 }
 
 /// The supergraph on SQLite, its router recording usage into the database at `url`.
 pub async fn spawn_app_recording_usage(url: &str) -> TestApp {
+    spawn_on_sqlite(Setup { usage_database_url: Some(url.to_string()), ..Setup::default() }).await
+}
+
+/// The supergraph on SQLite, serving only trusted documents to callers
+/// without the explore scope.
+pub async fn spawn_app_trusted_documents_only() -> TestApp {
+    spawn_on_sqlite(Setup { trusted_documents_only: true, ..Setup::default() }).await
+}
+
+/// The supergraph on SQLite, its playground's headers editor starting with `headers`.
+pub async fn spawn_app_with_playground_headers(headers: &str) -> TestApp {
+    spawn_on_sqlite(Setup { playground_headers: Some(headers.to_string()), ..Setup::default() }).await
+}
+
+/// The supergraph on SQLite with the in-process bus, started as `setup` says.
+async fn spawn_on_sqlite(setup: Setup) -> TestApp {
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let work_dir = std::env::temp_dir().join(format!("commerce-test-{run_id}"));
-    let setup = Setup { usage_database_url: Some(url.to_string()), ..Setup::default() };
     spawn(Storage::Sqlite(work_dir.join("data")), BusConfig::InProcess, setup, work_dir).await
 }
 
@@ -143,7 +165,7 @@ pub async fn spawn_app_on_nats(url: &str) -> TestApp {
 }
 
 async fn spawn(storage: Storage, bus: BusConfig, setup: Setup, work_dir: PathBuf) -> TestApp {
-    let Setup { settings, rate_limit, config_dir, otlp_endpoint, usage_database_url } = setup;
+    let Setup { settings, rate_limit, config_dir, otlp_endpoint, usage_database_url, trusted_documents_only, playground_headers } = setup;
     let faults = Faults::default();
     let supergraph = supergraph::start(Options {
         storage: storage.clone(),
@@ -160,6 +182,8 @@ async fn spawn(storage: Storage, bus: BusConfig, setup: Setup, work_dir: PathBuf
         metrics_address: ([127, 0, 0, 1], 0).into(),
         otlp_endpoint,
         usage_database_url,
+        trusted_documents_only,
+        playground_headers,
     })
     .await
     .expect("the supergraph starts");
@@ -334,4 +358,18 @@ pub fn user_error_codes(payload: &Value) -> Vec<String> {
         .iter()
         .map(|e| e["code"].as_str().unwrap().to_string())
         .collect()
+}
+
+/// Copies folder `from`, and the folders in it, to `to`.
+pub fn copy_folder(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_folder(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
 }

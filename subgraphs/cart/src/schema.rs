@@ -306,6 +306,8 @@ async fn edit(ctx: &Context<'_>, cart_id: &str, change: CartEdit<'_>) -> Result<
     })
 }
 
+pub(crate) const CATALOG_PRICES: &str = "query ($skus: [ID!]!) { variants(skus: $skus) { price { amount currencyCode } } }";
+
 /// The catalog's current price of each sku, in the order asked, through the router.
 async fn catalog_prices<'s>(ctx: &Context<'_>, skus: impl IntoIterator<Item = &'s str>) -> Result<Vec<Option<MoneyInput>>, ApiError> {
     #[derive(Deserialize)]
@@ -328,7 +330,7 @@ async fn catalog_prices<'s>(ctx: &Context<'_>, skus: impl IntoIterator<Item = &'
     }
     let data: Data = ctx
         .data_unchecked::<GraphClient>()
-        .query("query ($skus: [ID!]!) { variants(skus: $skus) { price { amount currencyCode } } }", serde_json::json!({ "skus": skus }), None)
+        .query(CATALOG_PRICES, serde_json::json!({ "skus": skus }), None)
         .await?;
     data.variants
         .into_iter()
@@ -342,6 +344,8 @@ async fn catalog_prices<'s>(ctx: &Context<'_>, skus: impl IntoIterator<Item = &'
         .collect()
 }
 
+pub(crate) const SKU_EXISTS: &str = "query ($sku: ID!) { variant(sku: $sku) { sku } }";
+
 /// Asks the catalog, through the router, whether the sku exists.
 async fn sku_exists(ctx: &Context<'_>, sku: &Sku) -> Result<bool, ApiError> {
     #[derive(Deserialize)]
@@ -350,7 +354,7 @@ async fn sku_exists(ctx: &Context<'_>, sku: &Sku) -> Result<bool, ApiError> {
     }
     let data: Data = ctx
         .data_unchecked::<GraphClient>()
-        .query("query ($sku: ID!) { variant(sku: $sku) { sku } }", serde_json::json!({ "sku": sku.as_str() }), None)
+        .query(SKU_EXISTS, serde_json::json!({ "sku": sku.as_str() }), None)
         .await?;
     Ok(data.variant.is_some())
 }

@@ -27,6 +27,9 @@ pub struct Subgraph {
     pub migrator: fn() -> Migrator,
     /// The SDL it contributes to composition.
     pub sdl: fn() -> String,
+    /// The documents it sends through the router: trusted there like the
+    /// storefront's, and checked against the supergraph by `supergraph check`.
+    pub graph_reads: &'static [&'static str],
     /// Builds its parts from what the process gives it.
     pub start: fn(&Context) -> Service,
 }

@@ -25,7 +25,7 @@ pub use stock::set_on_hand;
 pub const NAME: &str = "inventory";
 
 /// Inventory, as a process runs it.
-pub const SUBGRAPH: Subgraph = Subgraph { name: NAME, migrator, sdl, start };
+pub const SUBGRAPH: Subgraph = Subgraph { name: NAME, migrator, sdl, graph_reads: &[], start };
 
 pub fn migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("../../migrations/inventory")

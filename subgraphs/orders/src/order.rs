@@ -380,7 +380,7 @@ struct PricedCart {
 }
 
 /// The cart and the catalog's current prices, read in one query through the router.
-const CART_WITH_PRICES: &str = "query ($id: ID!) { cart(id: $id) { lines { quantity variant { sku price { amount currencyCode } product { id } } } } }";
+pub(crate) const CART_WITH_PRICES: &str = "query ($id: ID!) { cart(id: $id) { lines { quantity variant { sku price { amount currencyCode } product { id } } } } }";
 
 #[derive(Deserialize)]
 struct CartData {

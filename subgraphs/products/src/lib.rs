@@ -18,7 +18,7 @@ pub use schema::{Mutation, Query};
 pub const NAME: &str = "products";
 
 /// The catalog, as a process runs it.
-pub const SUBGRAPH: Subgraph = Subgraph { name: NAME, migrator, sdl, start };
+pub const SUBGRAPH: Subgraph = Subgraph { name: NAME, migrator, sdl, graph_reads: &[], start };
 
 pub fn migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("../../migrations/products")

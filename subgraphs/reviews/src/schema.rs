@@ -256,6 +256,8 @@ impl Mutation {
     }
 }
 
+pub(crate) const PRODUCT_EXISTS: &str = "query ($id: ID!) { product(id: $id) { id } }";
+
 /// Asks the catalog, through the router, whether the product exists.
 async fn product_exists(ctx: &Context<'_>, id: &str) -> Result<bool, ApiError> {
     #[derive(Deserialize)]
@@ -264,7 +266,7 @@ async fn product_exists(ctx: &Context<'_>, id: &str) -> Result<bool, ApiError> {
     }
     let data: Data = ctx
         .data_unchecked::<GraphClient>()
-        .query("query ($id: ID!) { product(id: $id) { id } }", serde_json::json!({ "id": id }), None)
+        .query(PRODUCT_EXISTS, serde_json::json!({ "id": id }), None)
         .await?;
     Ok(data.product.is_some())
 }

@@ -1,0 +1,76 @@
+import { skipToken, useQuery, useSubscription } from '@apollo/client/react';
+import { Link, useLocation, useNavigate, useParams } from 'react-router';
+import { ErrorNotice } from '../components/ErrorNotice';
+import { OrderDocument, OrderStatusDocument, type OrderStatus } from '../gql/graphql';
+import { formatMoney } from '../money';
+import { write } from '../session';
+
+// Where the checkout saga ends. A CONFIRMED order may still be cancelled
+// later, but nothing moves it on by itself.
+const SETTLED: OrderStatus[] = ['CONFIRMED', 'REJECTED', 'PAYMENT_FAILED', 'CANCELLED'];
+// After these the cart is open again, to try another card or fewer items.
+const CART_REOPENS: OrderStatus[] = ['REJECTED', 'PAYMENT_FAILED'];
+
+export function OrderPage() {
+  const { id = '' } = useParams();
+  const { state } = useLocation() as { state: { cartId?: string } | null };
+  const navigate = useNavigate();
+  const { data, loading, error, refetch } = useQuery(OrderDocument, { variables: { id } });
+  const order = data?.order;
+
+  // Follow the order live until it settles. Each status pushed lands in the
+  // cache (Order:id), so `order.status` moves on and, once settled, skipToken
+  // ends the subscription. The timeline is read again at each change.
+  const following = !!order && !SETTLED.includes(order.status);
+  const live = useSubscription(OrderStatusDocument, following ? { variables: { id }, onData: () => void refetch() } : skipToken);
+
+  if (loading) return <p>Loading…</p>;
+  if (!order) return error ? <ErrorNotice error={error} /> : <p>No order {id} (is it another customer's?)</p>;
+
+  function backToCart() {
+    write('cartId', state?.cartId ?? null);
+    navigate('/cart');
+  }
+
+  return (
+    <article>
+      <h1>Order {order.number}</h1>
+      <ErrorNotice error={error ?? live.error} />
+      <p>
+        Status: <strong data-testid="order-status">{order.status}</strong>
+        {following && ' (updating live)'}
+      </p>
+      {CART_REOPENS.includes(order.status) && state?.cartId && (
+        <button type="button" onClick={backToCart}>
+          Back to your cart
+        </button>
+      )}
+      <table>
+        <tbody>
+          {order.lines.map((line) => (
+            <tr key={line.variant.sku}>
+              <td>
+                <Link to={`/product/${line.variant.product.slug}`}>{line.variant.product.name}</Link> · {line.variant.name}
+              </td>
+              <td>
+                {line.quantity} × {formatMoney(line.unitPrice)}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p>
+        Total: <strong>{formatMoney(order.total)}</strong>
+      </p>
+      <h2>Timeline</h2>
+      <ol data-testid="order-timeline">
+        {order.timeline.map((change) => (
+          <li key={`${change.status}-${change.at}`}>
+            {new Date(change.at).toLocaleString()}: {change.status}
+            {change.reason && ` (${change.reason})`}
+          </li>
+        ))}
+      </ol>
+    </article>
+  );
+}
