@@ -143,6 +143,15 @@ enum Measurement {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
     },
+    /// Search and filtered listings over a seeded catalog: p50, p99.
+    Catalog {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: bench::Backend,
+        #[arg(long, default_value_t = 100_000)]
+        products: usize,
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+    },
     /// What the worst documents under the router's limits cost it.
     Limits {
         #[arg(long, default_value_t = 20)]
@@ -234,6 +243,9 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Bench { measurement: Measurement::Checkout { backend, orders, concurrency } } => {
             tokio_main(bench::checkout::run(bench::checkout::BenchOptions { backend, orders, concurrency }))
+        }
+        Command::Bench { measurement: Measurement::Catalog { backend, products, requests } } => {
+            tokio_main(bench::catalog::run(bench::catalog::CatalogBenchOptions { backend, products, requests }))
         }
         Command::Bench { measurement: Measurement::Limits { requests } } => tokio_main(bench::limits::run(requests)),
         Command::Bench { measurement: Measurement::Router { concurrency, seconds, record_usage } } => {
@@ -329,6 +341,7 @@ async fn run_subgraph(
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let metrics = tokio::net::TcpListener::bind(&metrics_addr).await.with_context(|| format!("binding the metrics listener to {metrics_addr} (METRICS_ADDR)"))?;
     tokio::spawn(kit::metrics::serve(metrics, shutdown.clone()));
+    let shared = shared.served_at(listener.local_addr()?);
     let (_db, stopped) = Serving::new(subgraph, database_url, &shared).spawn(listener, shutdown).await?;
     bus.open();
     kit::background::termination().await?;

@@ -4,7 +4,7 @@
 use kit::db::Db;
 use kit::domain::Rating;
 use kit::money::{CurrencyCode, Money};
-use products::{NewProduct, NewVariant};
+use products::{NewCategory, NewImage, NewProduct, NewVariant};
 use reviews::NewReview;
 
 /// The size of the catalog `cargo run` starts with.
@@ -13,9 +13,15 @@ pub const DEMO_PRODUCTS: usize = 240;
 struct CategorySpec {
     slug: &'static str,
     name: &'static str,
+    /// The department it sits under (TOP_CATEGORIES).
+    parent: &'static str,
     nouns: &'static [&'static str],
     materials: &'static [&'static str],
+    /// The first option axis and its values.
+    option: &'static str,
     options: &'static [&'static str],
+    /// A second axis, Color, where the category has one.
+    colors: &'static [&'static str],
     /// Base price in cents of the cheapest item.
     base_price: i64,
     pitch: &'static str,
@@ -25,94 +31,127 @@ const CATEGORIES: &[CategorySpec] = &[
     CategorySpec {
         slug: "footwear",
         name: "Footwear",
+        parent: "apparel",
         nouns: &["Trail Runner", "Court Sneaker", "Chelsea Boot", "Loafer", "Hiking Boot", "Slip-On"],
         materials: &["Suede", "Leather", "Canvas", "Knit", "Waxed"],
+        option: "Size",
         options: &["EU 39", "EU 41", "EU 43", "EU 45"],
+        colors: &["Black", "Tan"],
         base_price: 6900,
         pitch: "Cushioned footbed, grippy rubber outsole and a last shaped for all-day wear.",
     },
     CategorySpec {
         slug: "outerwear",
         name: "Outerwear",
+        parent: "apparel",
         nouns: &["Parka", "Rain Shell", "Puffer Jacket", "Field Coat", "Fleece", "Overshirt"],
         materials: &["Recycled", "Merino", "Ripstop", "Down", "Wool"],
+        option: "Size",
         options: &["S", "M", "L", "XL"],
+        colors: &["Navy", "Olive"],
         base_price: 8900,
         pitch: "Windproof, water-resistant and cut long enough to layer over a sweater.",
     },
     CategorySpec {
         slug: "kitchen",
         name: "Kitchen",
+        parent: "home",
         nouns: &["Chef's Knife", "Skillet", "Dutch Oven", "Cutting Board", "Saucepan", "Mixing Bowl Set"],
         materials: &["Carbon Steel", "Cast Iron", "Walnut", "Stainless", "Enamelled"],
+        option: "Size",
         options: &["Small", "Medium", "Large"],
+        colors: &[],
         base_price: 2900,
         pitch: "Made to last a lifetime of weeknight dinners, and easy to care for.",
     },
     CategorySpec {
         slug: "coffee-tea",
         name: "Coffee & Tea",
+        parent: "home",
         nouns: &["Pour-Over Set", "Burr Grinder", "French Press", "Tea Kettle", "Espresso Cups", "Coffee Beans"],
         materials: &["Ceramic", "Glass", "Copper", "Single-Origin", "Stoneware"],
+        option: "Weight",
         options: &["250 g", "500 g", "1 kg"],
+        colors: &[],
         base_price: 1500,
         pitch: "For slow mornings: a better cup with less fuss.",
     },
     CategorySpec {
         slug: "audio",
         name: "Audio",
+        parent: "electronics",
         nouns: &["Headphones", "Bookshelf Speaker", "Earbuds", "Turntable", "Soundbar", "Radio"],
         materials: &["Wireless", "Studio", "Noise-Cancelling", "Portable", "Walnut"],
+        option: "Color",
         options: &["Black", "Sand", "Forest"],
+        colors: &[],
         base_price: 4900,
         pitch: "Balanced, detailed sound with controls that stay out of the way.",
     },
     CategorySpec {
         slug: "outdoor",
         name: "Outdoor",
+        parent: "sports-outdoors",
         nouns: &["Tent", "Sleeping Bag", "Camp Stove", "Headlamp", "Trekking Poles", "Daypack"],
         materials: &["Ultralight", "Four-Season", "Packable", "Alpine", "Weatherproof"],
+        option: "Capacity",
         options: &["1 person", "2 person", "3 person"],
+        colors: &[],
         base_price: 3900,
         pitch: "Tested on long weekends in the hills; packs down small and sets up fast.",
     },
     CategorySpec {
         slug: "home-office",
         name: "Home Office",
+        parent: "home",
         nouns: &["Desk Lamp", "Standing Desk", "Monitor Stand", "Notebook", "Desk Mat", "Task Chair"],
         materials: &["Oak", "Aluminium", "Felt", "Linen", "Bamboo"],
+        option: "Finish",
         options: &["Natural", "Charcoal", "White"],
+        colors: &[],
         base_price: 2400,
         pitch: "Keeps the desk calm and the work flowing, from first coffee to last call.",
     },
     CategorySpec {
         slug: "bags-travel",
         name: "Bags & Travel",
+        parent: "sports-outdoors",
         nouns: &["Weekender", "Backpack", "Carry-On", "Tote", "Sling Bag", "Packing Cubes"],
         materials: &["Waxed Canvas", "Nylon", "Leather", "Recycled", "Cordura"],
+        option: "Volume",
         options: &["20 L", "30 L", "40 L"],
+        colors: &[],
         base_price: 3500,
         pitch: "Thoughtful pockets, tough zips and a shape that fits overhead bins.",
     },
     CategorySpec {
         slug: "fitness",
         name: "Fitness",
+        parent: "sports-outdoors",
         nouns: &["Yoga Mat", "Kettlebell", "Resistance Bands", "Jump Rope", "Foam Roller", "Dumbbell Pair"],
         materials: &["Cork", "Cast Iron", "Natural Rubber", "Weighted", "Recycled"],
+        option: "Weight",
         options: &["Light", "Medium", "Heavy"],
+        colors: &[],
         base_price: 1900,
         pitch: "Simple, sturdy kit for training at home, in the park or on the road.",
     },
     CategorySpec {
         slug: "bedding",
         name: "Bedding",
+        parent: "home",
         nouns: &["Duvet Cover", "Sheet Set", "Pillow", "Throw Blanket", "Quilt", "Mattress Topper"],
         materials: &["Linen", "Percale", "Sateen", "Flannel", "Organic Cotton"],
+        option: "Size",
         options: &["Single", "Double", "King"],
+        colors: &[],
         base_price: 3900,
         pitch: "Breathable, soft from the first night, and better with every wash.",
     },
 ];
+
+/// The departments at the top of the category tree: (slug, name).
+const TOP_CATEGORIES: &[(&str, &str)] = &[("apparel", "Apparel"), ("electronics", "Electronics"), ("home", "Home"), ("sports-outdoors", "Sports & Outdoors")];
 
 const ADJECTIVES: &[&str] = &["Classic", "Everyday", "Heritage", "Nordic", "Summit", "Coastal", "Urban", "Atlas"];
 
@@ -139,6 +178,7 @@ impl Dice {
 }
 
 pub struct Catalog {
+    pub categories: Vec<NewCategory>,
     pub products: Vec<NewProduct>,
     pub stock: Vec<(String, i64)>,
     pub reviews: Vec<SeedReview>,
@@ -156,7 +196,11 @@ pub struct SeedReview {
 /// Builds `count` products spread over the categories.
 pub fn demo_catalog(count: usize) -> Catalog {
     let mut dice = Dice(2026);
-    let mut catalog = Catalog { products: Vec::new(), stock: Vec::new(), reviews: Vec::new() };
+    let departments = TOP_CATEGORIES.iter().map(|(slug, name)| NewCategory { slug: slug.to_string(), name: name.to_string(), parent_slug: None });
+    let categories = CATEGORIES.iter().map(|c| NewCategory { slug: c.slug.to_string(), name: c.name.to_string(), parent_slug: Some(c.parent.to_string()) });
+    let mut catalog = Catalog { categories: departments.chain(categories).collect(), products: Vec::new(), stock: Vec::new(), reviews: Vec::new() };
+    // The demo shop opened at the start of 2026 and added a product an hour.
+    let opened = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").expect("a date").with_timezone(&chrono::Utc);
     let mut index = 0usize;
     while catalog.products.len() < count {
         let category = &CATEGORIES[index % CATEGORIES.len()];
@@ -172,17 +216,30 @@ pub fn demo_catalog(count: usize) -> Catalog {
         let slug = slugify(&name);
         let variant_count = 1 + dice.roll(4) as usize;
         let base = category.base_price + dice.roll(40) as i64 * 250 + 99 - 100;
-        let variants: Vec<NewVariant> = category
-            .options
-            .iter()
+        let variants: Vec<NewVariant> = option_values(category)
+            .into_iter()
             .take(variant_count)
             .enumerate()
-            .map(|(i, option)| NewVariant {
-                sku: format!("{}-{}", slug, slugify(option)).to_uppercase(),
-                name: option.to_string(),
+            .map(|(i, values)| NewVariant {
+                sku: format!("{}-{}", slug, slugify(&values.iter().map(|(_, value)| *value).collect::<Vec<_>>().join(" "))).to_uppercase(),
+                name: values.iter().map(|(_, value)| *value).collect::<Vec<_>>().join(" / "),
                 price: Money::new(base + i as i64 * 500, CurrencyCode::USD),
+                options: values.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect(),
             })
             .collect();
+        let mut images: Vec<NewImage> = ["1", "2"]
+            .iter()
+            .map(|view| NewImage { path: format!("products/{slug}/{view}.svg"), alt_text: format!("{name}, view {view}"), width: 800, height: 800, variant_sku: None })
+            .collect();
+        // A variant that differs by colour is shown in its colour.
+        for variant in &variants {
+            if let Some((_, color)) = variant.options.iter().find(|(axis, _)| axis == "Color") {
+                let path = format!("products/{slug}/{}.svg", slugify(color));
+                if !images.iter().any(|image| image.path == path) {
+                    images.push(NewImage { path, alt_text: format!("{name} in {color}"), width: 800, height: 800, variant_sku: Some(variant.sku.clone()) });
+                }
+            }
+        }
         for variant in &variants {
             let sold_out = dice.roll(12) == 0;
             catalog.stock.push((variant.sku.clone(), if sold_out { 0 } else { 5 + dice.roll(120) as i64 }));
@@ -205,12 +262,23 @@ pub fn demo_catalog(count: usize) -> Catalog {
             description: format!("The {name} in {}. {}", material.to_lowercase(), category.pitch),
             name,
             category_slug: category.slug.to_string(),
-            category_name: category.name.to_string(),
+            created_at: kit::db::timestamp(opened + chrono::Duration::hours(index as i64)),
             variants,
+            images,
         });
         index += 1;
     }
     catalog
+}
+
+/// The option values of a category's variants, in order: every value of
+/// its first axis, each in every colour when it has colours.
+fn option_values(category: &CategorySpec) -> Vec<Vec<(&'static str, &'static str)>> {
+    let first = category.options.iter().map(|value| vec![(category.option, *value)]);
+    if category.colors.is_empty() {
+        return first.collect();
+    }
+    first.flat_map(|values| category.colors.iter().map(move |color| [values.clone(), vec![("Color", *color)]].concat())).collect()
 }
 
 fn slugify(text: &str) -> String {
@@ -240,14 +308,16 @@ pub async fn seed(targets: &SeedTargets<'_>, count: usize) -> anyhow::Result<usi
         return Ok(0);
     }
     let catalog = demo_catalog(count);
-    let inserted = products::insert_catalog(targets.products, &catalog.products).await?;
+    let inserted = products::insert_catalog(targets.products, &catalog.categories, &catalog.products).await?;
     inventory::set_on_hand(targets.inventory, &catalog.stock).await?;
+    products::set_availability(targets.products, &catalog.stock).await?;
+    let ids: std::collections::HashMap<&str, &str> = catalog.products.iter().map(|p| (p.slug.as_str(), p.id.as_str())).collect();
     for review in &catalog.reviews {
-        let product = catalog.products.iter().find(|p| p.slug == review.product_slug).expect("review of a generated product");
+        let product_id = ids[review.product_slug.as_str()];
         reviews::insert_review(
             targets.reviews,
             &NewReview {
-                product_id: &product.id,
+                product_id,
                 customer_id: &review.customer_id,
                 author_name: &review.author_name,
                 rating: Rating::parse("rating", review.rating).map_err(|e| anyhow::anyhow!(e.message))?,

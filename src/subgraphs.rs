@@ -83,6 +83,14 @@ impl Shared {
         };
         Ok(Shared { verifier, graph: GraphClient::new(router_url, Some(service_token)), bus, settings, handler_layer: None })
     }
+
+    /// What a subgraph listening on `address` shares: without MEDIA_BASE_URL,
+    /// images are served from its own `/media/` (the products subgraph's demo images).
+    pub fn served_at(&self, address: std::net::SocketAddr) -> Shared {
+        let mut shared = self.clone();
+        shared.settings.media_base_url.get_or_insert_with(|| format!("http://{address}/media/"));
+        shared
+    }
 }
 
 /// One subgraph's configuration: enough to start it, and to start it again.

@@ -240,7 +240,7 @@ pub async fn start(options: Options) -> anyhow::Result<Supergraph> {
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))
             .with_context(|| format!("binding the {} subgraph to port {port}", subgraph.name()))?;
         let url = format!("http://{}/graphql", listener.local_addr()?);
-        let serving = Serving::new(subgraph, database_urls[&subgraph].clone(), &shared);
+        let serving = Serving::new(subgraph, database_urls[&subgraph].clone(), &shared.served_at(listener.local_addr()?));
         let (stop, shutdown) = watch::channel(false);
         let (db, stopped) = serving.spawn(listener, shutdown).await?;
         subgraphs.insert(subgraph, RunningSubgraph { url, db, serving, stop, stopped: Some(stopped) });

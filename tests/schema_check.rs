@@ -286,10 +286,10 @@ async fn a_field_only_recorded_traffic_uses_fails_the_check_with_usage() {
     let usage_url = format!("sqlite://{}?mode=rwc", usage_dir.path().join("usage.db").display());
     let app = common::spawn_app_recording_usage(&usage_url).await;
     // A partner's query that no committed document makes.
-    let (status, answer) = app.post(&app.supergraph.graphql_url(), serde_json::json!({ "query": "{ products(first: 1) { pageInfo { startCursor } } }" }), None).await;
+    let (status, answer) = app.post(&app.supergraph.graphql_url(), serde_json::json!({ "query": "{ categories { children { slug } } }" }), None).await;
     assert_eq!(status, 200, "{answer}");
 
-    let edited = supergraph_without("startCursor", &Subgraph::ALL);
+    let edited = supergraph_without("children", &Subgraph::ALL);
     let path = edited.path().to_str().unwrap().to_string();
     let check = |usage: Option<String>| {
         let path = path.clone();
@@ -302,7 +302,7 @@ async fn a_field_only_recorded_traffic_uses_fails_the_check_with_usage() {
         }
     };
     let (code, _) = check(None).await;
-    assert_eq!(code, Some(0), "no committed document uses PageInfo.startCursor");
+    assert_eq!(code, Some(0), "no committed document uses Category.children");
 
     // The router writes its counts every 10 s.
     let mut seen = (None, Value::Null);
@@ -315,7 +315,7 @@ async fn a_field_only_recorded_traffic_uses_fails_the_check_with_usage() {
     }
     let (code, report) = seen;
     assert_eq!(code, Some(1), "{report:#}");
-    let removed = report["changes"].as_array().unwrap().iter().find(|c| c["coordinate"] == "PageInfo.startCursor").expect("reported");
+    let removed = report["changes"].as_array().unwrap().iter().find(|c| c["coordinate"] == "Category.children").expect("reported");
     assert_eq!(removed["requests"], 1);
     assert_eq!(removed["blocking"], true);
 }

@@ -2,6 +2,7 @@
 //! its own (fresh databases, and on PostgreSQL a NATS stream of its own),
 //! asserts nothing, prints what it measured, and removes everything it made.
 
+pub mod catalog;
 pub mod checkout;
 pub mod limits;
 pub mod router;

@@ -23,6 +23,7 @@ pub const SUBSCRIPTIONS: &[(&str, &[&str])] = &[
     ("orders", &[InventoryReserved::TYPE, InventoryRejected::TYPE, ReservationExpired::TYPE]),
     ("cart", &[OrderPlaced::TYPE, OrderRejected::TYPE, PaymentFailed::TYPE]),
     ("reviews", &[OrderConfirmed::TYPE]),
+    ("products", &[StockLevelChanged::TYPE]),
 ];
 
 /// One line of an order, at the price fixed when it was placed.
@@ -148,6 +149,22 @@ pub struct VariantPriceChanged {
 
 impl Contract for VariantPriceChanged {
     const TYPE: &'static str = "VariantPriceChanged";
+    const VERSION: u32 = 1;
+}
+
+/// inventory → products: a sku's available stock changed (event-carried
+/// state for the catalog's availability filter and facets). `version` grows
+/// with every change of the sku, so a consumer keeps the newest whatever
+/// the order of delivery.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockLevelChanged {
+    pub sku: String,
+    pub available: i64,
+    pub version: i64,
+}
+
+impl Contract for StockLevelChanged {
+    const TYPE: &'static str = "StockLevelChanged";
     const VERSION: u32 = 1;
 }
 

@@ -25,6 +25,9 @@ pub struct Subgraph {
     pub name: &'static str,
     /// Its own migrations; the shared tables (kit) and event tables are added.
     pub migrator: fn() -> Migrator,
+    /// Migrations written for one engine (products' full-text index), given
+    /// whether the database is PostgreSQL.
+    pub engine_migrator: Option<fn(postgres: bool) -> Migrator>,
     /// The SDL it contributes to composition.
     pub sdl: fn() -> String,
     /// The documents it sends through the router: trusted there like the
@@ -37,7 +40,9 @@ pub struct Subgraph {
 impl Subgraph {
     /// Opens its database and brings it up to date.
     pub async fn connect(&self, database_url: &str) -> anyhow::Result<Db> {
-        kit::db::connect(database_url, vec![kit::db::migrator(), crate::migrator(), (self.migrator)()]).await
+        let mut migrators = vec![kit::db::migrator(), crate::migrator(), (self.migrator)()];
+        migrators.extend(self.engine_migrator.map(|migrator| migrator(database_url.starts_with("postgres"))));
+        kit::db::connect(database_url, migrators).await
     }
 }
 

@@ -25,7 +25,7 @@ pub use stock::set_on_hand;
 pub const NAME: &str = "inventory";
 
 /// Inventory, as a process runs it.
-pub const SUBGRAPH: Subgraph = Subgraph { name: NAME, migrator, sdl, graph_reads: &[], start };
+pub const SUBGRAPH: Subgraph = Subgraph { name: NAME, migrator, engine_migrator: None, sdl, graph_reads: &[], start };
 
 pub fn migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("../../migrations/inventory")
@@ -37,8 +37,8 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     kit::server::federated(Schema::build(Query, Mutation, EmptySubscription))
 }
 
-pub fn schema(db: Db) -> InventorySchema {
-    builder().data(db).finish()
+pub fn schema(db: Db, outbox: ::events::Outbox) -> InventorySchema {
+    builder().data(db).data(outbox).finish()
 }
 
 pub fn sdl() -> String {
@@ -62,7 +62,7 @@ pub fn start(context: &Context) -> Service {
         }
     });
     Service {
-        app: kit::server::app(NAME, schema(context.db.clone()), request_data(&context.db), context.verifier.clone(), context.settings.authorization_directives),
+        app: kit::server::app(NAME, schema(context.db.clone(), context.outbox.clone()), request_data(&context.db), context.verifier.clone(), context.settings.authorization_directives),
         handler: Some(Arc::new(events::InventoryEvents { reservation_ttl: context.settings.reservation_ttl })),
         workers: vec![sweep.boxed()],
     }

@@ -17,6 +17,7 @@ use kit::db::{Db, from_now, now};
 use sqlx::{Acquire, AnyConnection};
 
 use crate::NAME;
+use crate::stock::record_stock_levels;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReservationStatus {
@@ -104,9 +105,11 @@ async fn transition(tx: &mut AnyConnection, order_id: &str, step: Move, trace: &
         .bind(order_id)
         .fetch_all(&mut *tx)
         .await?;
-    for (sku, quantity) in lines {
-        sqlx::query(step.stock_change()).bind(quantity).bind(now()).bind(&sku).execute(&mut *tx).await?;
+    for (sku, quantity) in &lines {
+        sqlx::query(step.stock_change()).bind(quantity).bind(now()).bind(sku).execute(&mut *tx).await?;
     }
+    let skus: Vec<&str> = lines.iter().map(|(sku, _)| sku.as_str()).collect();
+    record_stock_levels(tx, &skus, trace).await?;
     if step == Move::Expire {
         record(tx, &Envelope::new(NAME, trace, &ReservationExpired { order_id: order_id.to_string() })).await?;
     }
@@ -164,6 +167,7 @@ pub async fn reserve_stock(tx: &mut AnyConnection, placed: &OrderPlaced, ttl: Du
             .execute(&mut *tx)
             .await?;
     }
+    record_stock_levels(tx, &wanted.keys().copied().collect::<Vec<_>>(), trace).await?;
     Ok(record(tx, &Envelope::new(NAME, trace, &InventoryReserved { order_id: placed.order_id.clone() })).await?)
 }
 

@@ -2,6 +2,7 @@
 
 use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
 use kit::auth::Viewer;
+use events::{Outbox, Trace};
 use kit::db::Db;
 use kit::error::{ApiError, UserError};
 
@@ -177,7 +178,10 @@ impl Mutation {
             idempotency_key: &idempotency_key,
             actor: viewer.subject()?,
         };
-        let outcome = stock::adjust_stock(ctx.data_unchecked::<Db>(), &adjustment).await.map_err(ApiError::from)?;
+        let outcome = stock::adjust_stock(ctx.data_unchecked::<Db>(), &adjustment, ctx.data_unchecked::<Trace>()).await.map_err(ApiError::from)?;
+        if matches!(outcome, AdjustOutcome::Applied(_)) {
+            ctx.data_unchecked::<Outbox>().committed();
+        }
         Ok(match outcome {
             AdjustOutcome::Applied(_) | AdjustOutcome::Replayed(_) => {
                 VariantPayload { variant: Some(Variant { sku: sku_input }), user_errors: vec![] }

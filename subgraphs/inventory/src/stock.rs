@@ -1,7 +1,10 @@
 //! Stock per sku. Every change is a conditional update, never a read followed
 //! by a write, so concurrent requests cannot take stock below zero.
 
+use events::contracts::StockLevelChanged;
+use events::{Envelope, Trace, record};
 use kit::db::{Batches, Db, OneByKey, now, one_by_key};
+use sqlx::AnyConnection;
 use kit::domain::{IdempotencyKey, Sku};
 use kit::idempotency::{Keyed, Recalled};
 
@@ -79,7 +82,7 @@ pub enum AdjustOutcome {
 
 /// Applies `adjustment` once per idempotency key, all or nothing.
 #[tracing::instrument(skip(db))]
-pub async fn adjust_stock(db: &Db, adjustment: &Adjustment<'_>) -> Result<AdjustOutcome, sqlx::Error> {
+pub async fn adjust_stock(db: &Db, adjustment: &Adjustment<'_>, trace: &Trace) -> anyhow::Result<AdjustOutcome> {
     let keyed = adjustment.keyed();
     if let Some(answer) = recalled(db, &keyed, adjustment.sku).await? {
         return Ok(answer);
@@ -111,6 +114,7 @@ pub async fn adjust_stock(db: &Db, adjustment: &Adjustment<'_>) -> Result<Adjust
     .await?;
     match updated {
         Some((on_hand, reserved)) => {
+            record_stock_levels(&mut tx, &[adjustment.sku.as_str()], trace).await?;
             tx.commit().await?;
             Ok(AdjustOutcome::Applied(Stock { on_hand, reserved }))
         }
@@ -131,6 +135,23 @@ async fn recalled(db: &Db, keyed: &Keyed<'_>, sku: &Sku) -> Result<Option<Adjust
         Recalled::Reused => Some(AdjustOutcome::KeyReused),
         Recalled::Answered(_) => Some(AdjustOutcome::Replayed(stock_of(db, sku.as_str()).await?.unwrap_or_default())),
     })
+}
+
+/// Bumps the version of each of `skus` and records StockLevelChanged with
+/// its available count, in `tx`: every change of stock calls it, so the
+/// catalog's read of availability follows.
+pub async fn record_stock_levels(tx: &mut AnyConnection, skus: &[&str], trace: &Trace) -> anyhow::Result<()> {
+    for sku in skus {
+        let level: Option<(i64, i64)> =
+            sqlx::query_as("UPDATE stock_levels SET version = version + 1 WHERE sku = $1 RETURNING on_hand - reserved, version")
+                .bind(sku)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((available, version)) = level {
+            record(tx, &Envelope::new(crate::NAME, trace, &StockLevelChanged { sku: sku.to_string(), available, version })).await?;
+        }
+    }
+    Ok(())
 }
 
 pub async fn stock_of(db: &Db, sku: &str) -> Result<Option<Stock>, sqlx::Error> {

@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 async fn schema_with_stock() -> (inventory::InventorySchema, RequestData) {
     let db = memory_db(vec![events::migrator(), inventory::migrator()]).await;
     inventory::set_on_hand(&db, &[("A".to_string(), 3), ("B".to_string(), 0)]).await.unwrap();
-    (inventory::schema(db.clone()), inventory::request_data(&db))
+    let bus = events::Bus::connect(&events::BusConfig::InProcess).await.unwrap();
+    let outbox = events::Outbox::new(db.clone(), bus, kit::work::Retry::default());
+    (inventory::schema(db.clone(), outbox), inventory::request_data(&db))
 }
 
 /// Asks as a stranger and as a customer; both answers must be the same.

@@ -19,6 +19,9 @@ pub struct Settings {
     pub event_retry: Retry,
     /// Whether `_service { sdl }` declares the authorization directives.
     pub authorization_directives: AuthorizationDirectives,
+    /// Where image paths are served from (MEDIA_BASE_URL, ending in `/`);
+    /// unset, the products subgraph serves the demo images itself.
+    pub media_base_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -29,6 +32,7 @@ impl Default for Settings {
             sandbox_slow_delay: Duration::from_secs(3),
             event_retry: Retry::default(),
             authorization_directives: AuthorizationDirectives::Declared,
+            media_base_url: None,
         }
     }
 }
@@ -36,8 +40,8 @@ impl Default for Settings {
 impl Settings {
     /// The defaults, overridden by RESERVATION_TTL, RESERVATION_SWEEP,
     /// SANDBOX_SLOW_DELAY and EVENT_RETRY_MAX_BACKOFF (durations like 90s,
-    /// 15m), EVENT_RETRY_ATTEMPTS (a count) and AUTHORIZATION_DIRECTIVES
-    /// (declared or omitted).
+    /// 15m), EVENT_RETRY_ATTEMPTS (a count), AUTHORIZATION_DIRECTIVES
+    /// (declared or omitted) and MEDIA_BASE_URL.
     pub fn from_env() -> anyhow::Result<Self> {
         let mut settings = Settings::default();
         for (variable, target) in [
@@ -52,6 +56,9 @@ impl Settings {
         }
         if let Ok(text) = std::env::var("EVENT_RETRY_ATTEMPTS") {
             settings.event_retry.attempts = text.parse().ok().filter(|n| *n >= 1).ok_or_else(|| anyhow::anyhow!("EVENT_RETRY_ATTEMPTS: {text:?} is not a count of 1 or more"))?;
+        }
+        if let Ok(text) = std::env::var("MEDIA_BASE_URL") {
+            settings.media_base_url = Some(if text.ends_with('/') { text } else { format!("{text}/") });
         }
         if let Ok(text) = std::env::var("AUTHORIZATION_DIRECTIVES") {
             settings.authorization_directives = AuthorizationDirectives::parse(&text)?;

@@ -34,13 +34,9 @@ pub struct PageRequest {
 impl PageRequest {
     /// `kind` tags the cursor so one connection's cursor is refused by another.
     pub fn parse(kind: &str, first: i32, after: Option<&str>) -> Result<Self, ApiError> {
-        if !(0..=MAX_PAGE_SIZE).contains(&first) {
-            return Err(ApiError::BadUserInput(format!(
-                "`first` must be between 0 and {MAX_PAGE_SIZE}, got {first}"
-            )));
-        }
-        let after = after.map(|cursor| decode_cursor(kind, cursor)).transpose()?;
-        Ok(PageRequest { first: i64::from(first), after })
+        let first = page_size("first", first)?;
+        let after = after.map(|cursor| decode_cursor(kind, "after", cursor)).transpose()?;
+        Ok(PageRequest { first, after })
     }
 
     /// Rows to fetch: one more than the page, to learn whether a next page exists.
@@ -49,26 +45,78 @@ impl PageRequest {
     }
 
     /// Trims the extra row and builds the page info; `key` gives a row's sort key.
-    pub fn finish<T>(&self, kind: &str, mut rows: Vec<T>, key: impl Fn(&T) -> &str) -> (Vec<(String, T)>, PageInfo) {
-        let has_next_page = rows.len() as i64 > self.first;
-        rows.truncate(self.first as usize);
-        let edges: Vec<(String, T)> = rows.into_iter().map(|row| (encode_cursor(kind, key(&row)), row)).collect();
+    pub fn finish<T>(&self, kind: &str, rows: Vec<T>, key: impl Fn(&T) -> &str) -> (Vec<(String, T)>, PageInfo) {
+        let window = PageWindow { size: self.first, cursor: self.after.clone(), backward: false };
+        window.finish(kind, rows, |row| key(row).to_string())
+    }
+}
+
+/// A page asked for from either end of a list: `first` items after a
+/// cursor, or `last` items before one.
+#[derive(Clone, Debug)]
+pub struct PageWindow {
+    pub size: i64,
+    /// The cursor's key: the page starts after it, or ends before it when `backward`.
+    pub cursor: Option<String>,
+    pub backward: bool,
+}
+
+impl PageWindow {
+    /// Exactly one of `first` (with `after`) and `last` (with `before`).
+    pub fn parse(kind: &str, first: Option<i32>, after: Option<&str>, last: Option<i32>, before: Option<&str>) -> Result<Self, ApiError> {
+        match (first, after, last, before) {
+            (Some(first), after, None, None) => Ok(PageWindow {
+                size: page_size("first", first)?,
+                cursor: after.map(|cursor| decode_cursor(kind, "after", cursor)).transpose()?,
+                backward: false,
+            }),
+            (None, None, Some(last), before) => Ok(PageWindow {
+                size: page_size("last", last)?,
+                cursor: before.map(|cursor| decode_cursor(kind, "before", cursor)).transpose()?,
+                backward: true,
+            }),
+            _ => Err(ApiError::BadUserInput("give `first` (with `after`) or `last` (with `before`), not both".into())),
+        }
+    }
+
+    /// Rows to fetch: one more than the page, to learn whether more lie beyond it.
+    pub fn fetch_limit(&self) -> i64 {
+        self.size + 1
+    }
+
+    /// `rows` as fetched, walking away from the cursor (so in reverse list
+    /// order when `backward`): trims the extra row, puts them in list order
+    /// and builds the page info; `key` gives a row's cursor key.
+    pub fn finish<T>(&self, kind: &str, mut rows: Vec<T>, key: impl Fn(&T) -> String) -> (Vec<(String, T)>, PageInfo) {
+        let more = rows.len() as i64 > self.size;
+        rows.truncate(self.size as usize);
+        if self.backward {
+            rows.reverse();
+        }
+        let edges: Vec<(String, T)> = rows.into_iter().map(|row| (encode_cursor(kind, &key(&row)), row)).collect();
         let info = PageInfo {
-            has_next_page,
+            has_next_page: if self.backward { self.cursor.is_some() } else { more },
             end_cursor: edges.last().map(|(cursor, _)| cursor.clone()),
-            has_previous_page: self.after.is_some(),
+            has_previous_page: if self.backward { more } else { self.cursor.is_some() },
             start_cursor: edges.first().map(|(cursor, _)| cursor.clone()),
         };
         (edges, info)
     }
 }
 
+fn page_size(argument: &str, size: i32) -> Result<i64, ApiError> {
+    if !(0..=MAX_PAGE_SIZE).contains(&size) {
+        return Err(ApiError::BadUserInput(format!("`{argument}` must be between 0 and {MAX_PAGE_SIZE}, got {size}")));
+    }
+    Ok(i64::from(size))
+}
+
 pub fn encode_cursor(kind: &str, key: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("{kind}:{key}"))
 }
 
-fn decode_cursor(kind: &str, cursor: &str) -> Result<String, ApiError> {
-    let malformed = || ApiError::BadUserInput(format!("`after` is not a valid {kind} cursor"));
+fn decode_cursor(kind: &str, argument: &str, cursor: &str) -> Result<String, ApiError> {
+    let malformed = || ApiError::BadUserInput(format!("`{argument}` is not a valid {kind} cursor"));
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| malformed())?;
     let text = String::from_utf8(bytes).map_err(|_| malformed())?;
     match text.split_once(':') {
@@ -95,6 +143,20 @@ mod tests {
         assert!(PageRequest::parse("product", 101, None).is_err());
         assert!(PageRequest::parse("product", -1, None).is_err());
         assert!(PageRequest::parse("product", 100, None).is_ok());
+    }
+
+    #[test]
+    fn a_window_pages_backward_in_list_order() {
+        let before = encode_cursor("n", "e");
+        let window = PageWindow::parse("n", None, None, Some(2), Some(&before)).unwrap();
+        // Fetched walking back from the cursor: d, c, then the extra b.
+        let (edges, info) = window.finish("n", vec!["d".to_string(), "c".into(), "b".into()], |s| s.clone());
+        assert_eq!(edges.iter().map(|(_, row)| row.as_str()).collect::<Vec<_>>(), ["c", "d"]);
+        assert!(info.has_previous_page && info.has_next_page);
+        assert_eq!(info.start_cursor, Some(encode_cursor("n", "c")));
+        assert!(PageWindow::parse("n", Some(2), None, Some(2), None).is_err());
+        assert!(PageWindow::parse("n", None, None, Some(101), None).is_err());
+        assert!(PageWindow::parse("m", None, None, Some(2), Some(&before)).is_err());
     }
 
     #[test]

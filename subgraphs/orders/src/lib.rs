@@ -29,7 +29,7 @@ pub use schema::{Mutation, Query, Subscription};
 pub const NAME: &str = "orders";
 
 /// Orders, as a process runs it.
-pub const SUBGRAPH: Subgraph = Subgraph { name: NAME, migrator, sdl, graph_reads: &[order::CART_WITH_PRICES], start };
+pub const SUBGRAPH: Subgraph = Subgraph { name: NAME, migrator, engine_migrator: None, sdl, graph_reads: &[order::CART_WITH_PRICES], start };
 
 pub fn migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("../../migrations/orders")

@@ -1,11 +1,17 @@
 //! Catalog queries. Every cross-entity load goes through a batch loader, so a
 //! page of N products costs a constant number of statements, not N.
 
-use events::contracts::VariantPriceChanged;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use events::contracts::{StockLevelChanged, VariantPriceChanged};
 use events::{Envelope, Trace, record};
 use kit::db::{Batches, Db, ManyByKey, OneByKey, many_by_key, one_by_key};
 use kit::money::Money;
-use sqlx::Row;
+use sqlx::AnyConnection;
+use tokio::sync::OnceCell;
+
+use crate::search;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ProductRow {
@@ -35,27 +41,117 @@ impl VariantRow {
 pub struct CategoryRow {
     pub slug: String,
     pub name: String,
+    pub parent_slug: Option<String>,
+    /// Products filed directly under it.
     pub product_count: i64,
 }
 
-const PRODUCT_COLUMNS: &str = "id, slug, name, description, category_slug";
-const VARIANT_COLUMNS: &str = "sku, product_id, name, price_minor, currency";
-const CATEGORY_WITH_COUNT: &str = "SELECT c.slug, c.name, COUNT(p.id) AS product_count \
-     FROM categories c LEFT JOIN products p ON p.category_slug = c.slug";
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ImageRow {
+    pub product_id: String,
+    pub path: String,
+    pub alt_text: String,
+    pub width: i64,
+    pub height: i64,
+    pub variant_sku: Option<String>,
+}
 
-/// The batch loaders, shared by all requests (they batch, they do not cache:
-/// a price must never be served stale).
+/// One variant's value on one option axis, with the product it belongs to.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct OptionRow {
+    pub product_id: String,
+    pub sku: String,
+    pub name: String,
+    pub value: String,
+}
+
+pub(crate) const PRODUCT_COLUMNS: &str = "id, slug, name, description, category_slug";
+const VARIANT_COLUMNS: &str = "sku, product_id, name, price_minor, currency";
+
+/// The category tree: each category, its parent and children, and how many
+/// products it holds with its sub-categories'.
+pub struct CategoryTree {
+    by_slug: HashMap<String, CategoryRow>,
+    children: HashMap<String, Vec<String>>,
+    /// Categories in name order.
+    order: Vec<String>,
+}
+
+impl CategoryTree {
+    pub fn new(rows: Vec<CategoryRow>) -> Self {
+        let order: Vec<String> = rows.iter().map(|row| row.slug.clone()).collect();
+        let mut children: HashMap<String, Vec<String>> = HashMap::new();
+        for row in &rows {
+            if let Some(parent) = &row.parent_slug {
+                children.entry(parent.clone()).or_default().push(row.slug.clone());
+            }
+        }
+        CategoryTree { by_slug: rows.into_iter().map(|row| (row.slug.clone(), row)).collect(), children, order }
+    }
+
+    pub fn get(&self, slug: &str) -> Option<&CategoryRow> {
+        self.by_slug.get(slug)
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &CategoryRow> {
+        self.order.iter().filter_map(|slug| self.by_slug.get(slug))
+    }
+
+    pub fn children(&self, slug: &str) -> impl Iterator<Item = &CategoryRow> {
+        self.children.get(slug).into_iter().flatten().filter_map(|child| self.by_slug.get(child))
+    }
+
+    /// From the root down to `slug`, itself included.
+    pub fn breadcrumbs(&self, slug: &str) -> Vec<&CategoryRow> {
+        let mut path = Vec::new();
+        let mut at = self.by_slug.get(slug);
+        while let Some(category) = at {
+            // A cycle in the data must not hang a request.
+            if path.len() > self.by_slug.len() {
+                break;
+            }
+            path.push(category);
+            at = category.parent_slug.as_ref().and_then(|parent| self.by_slug.get(parent));
+        }
+        path.reverse();
+        path
+    }
+
+    /// `counts` (by the category products are filed under) summed up the tree.
+    pub fn rolled_up(&self, counts: &[(String, i64)]) -> HashMap<String, i64> {
+        let mut totals = HashMap::new();
+        for (slug, count) in counts {
+            for category in self.breadcrumbs(slug) {
+                *totals.entry(category.slug.clone()).or_default() += count;
+            }
+        }
+        totals
+    }
+
+    /// How many products `slug` holds, sub-categories included.
+    pub fn product_count(&self, slug: &str) -> i64 {
+        let own = self.by_slug.get(slug).map_or(0, |row| row.product_count);
+        own + self.children(slug).map(|child| self.product_count(&child.slug)).sum::<i64>()
+    }
+}
+
+/// The batch loaders of one request (they batch, they do not cache across
+/// requests: a price must never be served stale).
 pub struct Loaders {
+    db: Db,
     pub products_by_id: OneByKey<ProductRow>,
     pub products_by_slug: OneByKey<ProductRow>,
     pub variants_by_sku: OneByKey<VariantRow>,
     pub variants_by_product: ManyByKey<VariantRow>,
-    pub categories_by_slug: OneByKey<CategoryRow>,
+    pub images_by_product: ManyByKey<ImageRow>,
+    pub options_by_product: ManyByKey<OptionRow>,
+    tree: OnceCell<Arc<CategoryTree>>,
 }
 
 impl Loaders {
     pub fn new(db: &Db, batches: &Batches) -> Self {
         Loaders {
+            db: db.clone(),
             products_by_id: one_by_key(db, batches, format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id IN ({{keys}})"), |row: &ProductRow| &row.id),
             products_by_slug: one_by_key(db, batches, format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE slug IN ({{keys}})"), |row: &ProductRow| &row.slug),
             variants_by_sku: one_by_key(db, batches, format!("SELECT {VARIANT_COLUMNS} FROM variants WHERE sku IN ({{keys}})"), |row: &VariantRow| &row.sku),
@@ -63,71 +159,53 @@ impl Loaders {
                 format!("SELECT {VARIANT_COLUMNS} FROM variants WHERE product_id IN ({{keys}}) ORDER BY product_id, position"),
                 |row: &VariantRow| &row.product_id,
             ),
-            categories_by_slug: one_by_key(db, batches,
-                format!("{CATEGORY_WITH_COUNT} WHERE c.slug IN ({{keys}}) GROUP BY c.slug, c.name"),
-                |row: &CategoryRow| &row.slug,
+            images_by_product: many_by_key(db, batches,
+                "SELECT product_id, path, alt_text, width, height, variant_sku FROM product_images WHERE product_id IN ({keys}) ORDER BY product_id, position",
+                |row: &ImageRow| &row.product_id,
             ),
+            options_by_product: many_by_key(db, batches,
+                "SELECT v.product_id, o.sku, o.name, o.value FROM variant_options o JOIN variants v ON v.sku = o.sku \
+                 WHERE v.product_id IN ({keys}) ORDER BY v.product_id, v.position, o.position",
+                |row: &OptionRow| &row.product_id,
+            ),
+            tree: OnceCell::new(),
         }
     }
+
+    /// The category tree, read once per request.
+    pub async fn tree(&self) -> Result<Arc<CategoryTree>, sqlx::Error> {
+        let tree = self.tree.get_or_try_init(|| async { Ok::<_, sqlx::Error>(Arc::new(CategoryTree::new(list_categories(&self.db).await?))) }).await?;
+        Ok(tree.clone())
+    }
 }
 
-/// What the storefront filters a product list by, already validated.
-pub struct ProductQuery {
-    pub category_slug: Option<String>,
-    /// Lower-case text to find in name or description.
-    pub search: Option<String>,
-    pub after_slug: Option<String>,
-    pub limit: i64,
-}
-
-/// One page of products in slug order, and how many match in all.
-#[tracing::instrument(skip(db, query))]
-pub async fn list_products(db: &Db, query: &ProductQuery) -> Result<(Vec<ProductRow>, i64), sqlx::Error> {
-    let mut conditions = Vec::new();
-    let mut binds: Vec<String> = Vec::new();
-    if let Some(category) = &query.category_slug {
-        binds.push(category.clone());
-        conditions.push(format!("category_slug = ${}", binds.len()));
-    }
-    if let Some(search) = &query.search {
-        binds.push(format!("%{}%", escape_like(search)));
-        conditions.push(format!("search_text LIKE ${} ESCAPE '\\'", binds.len()));
-    }
-    let filter = if conditions.is_empty() { "1 = 1".to_string() } else { conditions.join(" AND ") };
-
-    let count_sql = format!("SELECT COUNT(*) FROM products WHERE {filter}");
-    let mut count = sqlx::query(&count_sql);
-    for bind in &binds {
-        count = count.bind(bind);
-    }
-    let total: i64 = count.fetch_one(db).await?.try_get(0)?;
-
-    let mut page_filter = filter;
-    let mut page_binds = binds;
-    if let Some(after) = &query.after_slug {
-        page_binds.push(after.clone());
-        page_filter.push_str(&format!(" AND slug > ${}", page_binds.len()));
-    }
-    let page_sql = format!(
-        "SELECT {PRODUCT_COLUMNS} FROM products WHERE {page_filter} ORDER BY slug LIMIT {}",
-        query.limit
-    );
-    let mut page = sqlx::query_as::<_, ProductRow>(&page_sql);
-    for bind in &page_binds {
-        page = page.bind(bind);
-    }
-    Ok((page.fetch_all(db).await?, total))
-}
-
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-}
-
+/// Every category with the products filed directly under it, one statement:
+/// the tree is small, and each request reads it at most once (Loaders::tree).
 #[tracing::instrument(skip(db))]
 pub async fn list_categories(db: &Db) -> Result<Vec<CategoryRow>, sqlx::Error> {
-    sqlx::query_as(&format!("{CATEGORY_WITH_COUNT} GROUP BY c.slug, c.name ORDER BY c.name"))
-        .fetch_all(db)
-        .await
+    sqlx::query_as(
+        "SELECT c.slug, c.name, c.parent_slug, COUNT(p.id) AS product_count \
+         FROM categories c LEFT JOIN products p ON p.category_slug = c.slug GROUP BY c.slug, c.name, c.parent_slug ORDER BY c.name",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Keeps inventory's newest available count of a sku (StockLevelChanged):
+/// an older version delivered late changes nothing.
+pub async fn record_stock_level(tx: &mut AnyConnection, level: &StockLevelChanged) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO stock_availability (sku, available, version, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (sku) DO UPDATE SET available = excluded.available, version = excluded.version, updated_at = excluded.updated_at \
+         WHERE stock_availability.version < excluded.version",
+    )
+    .bind(&level.sku)
+    .bind(level.available)
+    .bind(level.version)
+    .bind(kit::db::now())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// Sets a variant's price and records VariantPriceChanged in the same
@@ -144,12 +222,23 @@ pub async fn set_variant_price(db: &Db, sku: &str, price: Money, trace: &Trace) 
     .bind(sku)
     .fetch_optional(&mut *tx)
     .await?;
-    if row.is_some() {
+    if let Some(variant) = &row {
+        sqlx::query("UPDATE products SET min_price_minor = (SELECT MIN(price_minor) FROM variants WHERE product_id = $1) WHERE id = $1")
+            .bind(&variant.product_id)
+            .execute(&mut *tx)
+            .await?;
         let changed = VariantPriceChanged { sku: sku.to_string(), price_minor: price.minor_units, currency: price.currency.as_str().into() };
         record(&mut *tx, &Envelope::new(crate::NAME, trace, &changed)).await?;
     }
     tx.commit().await?;
     Ok(row)
+}
+
+/// A category to add to the catalog, under its parent (listed before it).
+pub struct NewCategory {
+    pub slug: String,
+    pub name: String,
+    pub parent_slug: Option<String>,
 }
 
 /// A product to add to the catalog (the seed command's input).
@@ -159,41 +248,59 @@ pub struct NewProduct {
     pub name: String,
     pub description: String,
     pub category_slug: String,
-    pub category_name: String,
+    /// When it was added, as kit::db::now() writes it: the newest sort reads it.
+    pub created_at: String,
     pub variants: Vec<NewVariant>,
+    /// In display order; the first is featured.
+    pub images: Vec<NewImage>,
 }
 
 pub struct NewVariant {
     pub sku: String,
     pub name: String,
     pub price: Money,
+    /// (option name, value), in the product's axis order.
+    pub options: Vec<(String, String)>,
 }
 
-/// Inserts products (and their categories) in one transaction; products whose
-/// slug exists already are left as they are, so seeding twice changes nothing.
-pub async fn insert_catalog(db: &Db, products: &[NewProduct]) -> anyhow::Result<usize> {
+pub struct NewImage {
+    /// Relative to MEDIA_BASE_URL.
+    pub path: String,
+    pub alt_text: String,
+    pub width: i64,
+    pub height: i64,
+    /// The variant it shows, when it shows one.
+    pub variant_sku: Option<String>,
+}
+
+/// Inserts categories and products in one transaction; what exists already
+/// (by slug) is left as it is, so seeding twice changes nothing.
+pub async fn insert_catalog(db: &Db, categories: &[NewCategory], products: &[NewProduct]) -> anyhow::Result<usize> {
     let mut tx = db.begin().await?;
-    let mut inserted = 0;
-    let now = kit::db::now();
-    for product in products {
-        sqlx::query("INSERT INTO categories (slug, name) VALUES ($1, $2) ON CONFLICT (slug) DO NOTHING")
-            .bind(&product.category_slug)
-            .bind(&product.category_name)
+    for category in categories {
+        sqlx::query("INSERT INTO categories (slug, name, parent_slug) VALUES ($1, $2, $3) ON CONFLICT (slug) DO NOTHING")
+            .bind(&category.slug)
+            .bind(&category.name)
+            .bind(&category.parent_slug)
             .execute(&mut *tx)
             .await?;
-        let id = &product.id;
-        let search_text = format!("{} {}", product.name, product.description).to_lowercase();
+    }
+    let mut inserted = 0;
+    for product in products {
+        let min_price = product.variants.iter().map(|variant| variant.price.minor_units).min().unwrap_or(0);
         let result = sqlx::query(
-            "INSERT INTO products (id, slug, name, description, category_slug, search_text, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (slug) DO NOTHING",
+            "INSERT INTO products (id, slug, name, description, category_slug, name_terms, description_terms, min_price_minor, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (slug) DO NOTHING",
         )
-        .bind(id)
+        .bind(&product.id)
         .bind(&product.slug)
         .bind(&product.name)
         .bind(&product.description)
         .bind(&product.category_slug)
-        .bind(&search_text)
-        .bind(&now)
+        .bind(search::indexed(&product.name))
+        .bind(search::indexed(&product.description))
+        .bind(min_price)
+        .bind(&product.created_at)
         .execute(&mut *tx)
         .await?;
         if result.rows_affected() == 0 {
@@ -206,16 +313,50 @@ pub async fn insert_catalog(db: &Db, products: &[NewProduct]) -> anyhow::Result<
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&variant.sku)
-            .bind(id)
+            .bind(&product.id)
             .bind(&variant.name)
             .bind(variant.price.minor_units)
             .bind(variant.price.currency.as_str())
             .bind(position as i64)
-            .bind(&now)
+            .bind(&product.created_at)
+            .execute(&mut *tx)
+            .await?;
+            for (position, (name, value)) in variant.options.iter().enumerate() {
+                sqlx::query("INSERT INTO variant_options (sku, position, name, value) VALUES ($1, $2, $3, $4)")
+                    .bind(&variant.sku)
+                    .bind(position as i64)
+                    .bind(name)
+                    .bind(value)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        for (position, image) in product.images.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO product_images (product_id, position, path, alt_text, width, height, variant_sku) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&product.id)
+            .bind(position as i64)
+            .bind(&image.path)
+            .bind(&image.alt_text)
+            .bind(image.width)
+            .bind(image.height)
+            .bind(&image.variant_sku)
             .execute(&mut *tx)
             .await?;
         }
     }
     tx.commit().await?;
     Ok(inserted)
+}
+
+/// Sets the availability read model directly (the seed loads inventory and
+/// this copy of it together; StockLevelChanged keeps it after).
+pub async fn set_availability(db: &Db, stock: &[(String, i64)]) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    for (sku, available) in stock {
+        record_stock_level(&mut tx, &StockLevelChanged { sku: sku.clone(), available: *available, version: 0 }).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

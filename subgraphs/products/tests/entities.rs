@@ -7,11 +7,11 @@ use events::{Bus, BusConfig, Outbox};
 use kit::money::{CurrencyCode, Money};
 use kit::server::RequestData;
 use kit::testing::{customer, execute, memory_db};
-use products::{NewProduct, NewVariant};
+use products::{NewCategory, NewProduct, NewVariant};
 use serde_json::json;
 
 async fn schema_with_one_product() -> (products::ProductsSchema, RequestData, String) {
-    let db = memory_db(vec![events::migrator(), products::migrator()]).await;
+    let db = memory_db(vec![events::migrator(), products::migrator(), products::engine_migrator(false)]).await;
     let id = kit::db::new_id();
     let product = NewProduct {
         id: id.clone(),
@@ -19,15 +19,17 @@ async fn schema_with_one_product() -> (products::ProductsSchema, RequestData, St
         name: "Linen Shirt".into(),
         description: "Cool in summer.".into(),
         category_slug: "shirts".into(),
-        category_name: "Shirts".into(),
+        created_at: kit::db::now(),
         variants: vec![
-            NewVariant { sku: "LINEN-S".into(), name: "S".into(), price: Money::new(4900, CurrencyCode::USD) },
-            NewVariant { sku: "LINEN-M".into(), name: "M".into(), price: Money::new(5400, CurrencyCode::USD) },
+            NewVariant { sku: "LINEN-S".into(), name: "S".into(), price: Money::new(4900, CurrencyCode::USD), options: vec![("Size".into(), "S".into())] },
+            NewVariant { sku: "LINEN-M".into(), name: "M".into(), price: Money::new(5400, CurrencyCode::USD), options: vec![("Size".into(), "M".into())] },
         ],
+        images: vec![],
     };
-    products::insert_catalog(&db, &[product]).await.unwrap();
+    let shirts = NewCategory { slug: "shirts".into(), name: "Shirts".into(), parent_slug: None };
+    products::insert_catalog(&db, &[shirts], &[product]).await.unwrap();
     let bus = Bus::connect(&BusConfig::InProcess).await.unwrap();
-    (products::schema(db.clone(), Outbox::new(db.clone(), bus, kit::work::Retry::default())), products::request_data(&db), id)
+    (products::schema(db.clone(), Outbox::new(db.clone(), bus, kit::work::Retry::default()), "/media/"), products::request_data(&db), id)
 }
 
 const ENTITIES: &str = "query ($r: [_Any!]!) { _entities(representations: $r) { \

@@ -25,13 +25,15 @@ export function CategoryPage() {
   );
 }
 
-// The connection pages forward only (first/after), so "Previous" goes back
-// through the cursors of the pages already seen.
+// Pages go both ways: "Next" asks for the page after the last product's
+// cursor, "Previous" for the one before the first product's.
+type Page = { number: number; after?: string | null; before?: string | null };
+
 function ProductListing({ category }: { category: string }) {
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const after = cursors[cursors.length - 1];
+  const [page, setPage] = useState<Page>({ number: 1 });
+  const slice = page.before ? { last: PAGE_SIZE, before: page.before } : { first: PAGE_SIZE, after: page.after ?? null };
   const { data, previousData, loading, error } = useQuery(ProductListingDocument, {
-    variables: { first: PAGE_SIZE, after, category },
+    variables: { ...slice, category },
     // With inventory or reviews down, the listing still shows the catalog's
     // data: inStock or rating null, and an error naming the subgraph.
     errorPolicy: 'all',
@@ -44,12 +46,15 @@ function ProductListing({ category }: { category: string }) {
     <>
       <ErrorNotice error={error} />
       <p>
-        {products.totalCount} products, page {cursors.length}
+        {products.totalCount} products, page {page.number}
       </p>
       <ul className="grid">
         {products.edges.map(({ node }) => (
           <li key={node.id} className="card">
             <Link to={`/product/${node.slug}`} data-testid="product-link">
+              {node.featuredImage && (
+                <img src={node.featuredImage.url} alt={node.featuredImage.altText} width={200} height={200} loading="lazy" />
+              )}
               {node.name}
             </Link>
             <span>
@@ -68,8 +73,8 @@ function ProductListing({ category }: { category: string }) {
         <button
           type="button"
           data-testid="previous-page"
-          disabled={cursors.length === 1 || loading}
-          onClick={() => setCursors(cursors.slice(0, -1))}
+          disabled={!products.pageInfo.hasPreviousPage || loading}
+          onClick={() => setPage({ number: page.number - 1, before: products.pageInfo.startCursor })}
         >
           Previous
         </button>
@@ -77,7 +82,7 @@ function ProductListing({ category }: { category: string }) {
           type="button"
           data-testid="next-page"
           disabled={!products.pageInfo.hasNextPage || loading}
-          onClick={() => setCursors([...cursors, products.pageInfo.endCursor])}
+          onClick={() => setPage({ number: page.number + 1, after: products.pageInfo.endCursor })}
         >
           Next page
         </button>

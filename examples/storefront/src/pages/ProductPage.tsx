@@ -26,6 +26,11 @@ export function ProductPage() {
         <Link to={`/category/${product.category.slug}`}>← {product.category.name}</Link>
       )}
       <h1>{product.name}</h1>
+      <div className="gallery">
+        {product.images.map((image) => (
+          <img key={image.url} src={image.url} alt={image.altText} width={240} height={240} />
+        ))}
+      </div>
       <p>{product.description}</p>
       <Rating rating={product.rating} />
 
