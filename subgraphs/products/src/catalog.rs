@@ -205,8 +205,16 @@ pub async fn record_stock_level(tx: &mut AnyConnection, level: &StockLevelChange
     .bind(kit::db::now())
     .execute(&mut *tx)
     .await?;
+    sqlx::query(&format!("UPDATE products SET available_variants = ({AVAILABLE_VARIANTS}) WHERE id = (SELECT product_id FROM variants WHERE sku = $1)"))
+        .bind(&level.sku)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
+
+/// How many of the product's variants are in stock, per the read model.
+const AVAILABLE_VARIANTS: &str =
+    "SELECT COUNT(*) FROM variants v JOIN stock_availability a ON a.sku = v.sku WHERE v.product_id = products.id AND a.available > 0";
 
 /// Sets a variant's price and records VariantPriceChanged in the same
 /// transaction; None when the sku is unknown.
@@ -354,9 +362,16 @@ pub async fn insert_catalog(db: &Db, categories: &[NewCategory], products: &[New
 /// this copy of it together; StockLevelChanged keeps it after).
 pub async fn set_availability(db: &Db, stock: &[(String, i64)]) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;
+    let now = kit::db::now();
     for (sku, available) in stock {
-        record_stock_level(&mut tx, &StockLevelChanged { sku: sku.clone(), available: *available, version: 0 }).await?;
+        sqlx::query("INSERT INTO stock_availability (sku, available, version, updated_at) VALUES ($1, $2, 0, $3) ON CONFLICT (sku) DO NOTHING")
+            .bind(sku)
+            .bind(available)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
     }
+    sqlx::query(&format!("UPDATE products SET available_variants = ({AVAILABLE_VARIANTS})")).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -59,7 +59,7 @@ pub struct ProductQuery {
     pub search: Option<Vec<String>>,
     /// A category and everything under it.
     pub category_slug: Option<String>,
-    /// Some variant priced within, in minor units.
+    /// The product's price (its cheapest variant's) within, in minor units.
     pub price_min: Option<i64>,
     pub price_max: Option<i64>,
     /// Option values by option name: some variant has one of the values of each.
@@ -132,13 +132,18 @@ impl ProductQuery {
             ));
             conditions.push("p.category_slug IN (SELECT slug FROM tree)".to_string());
         }
-        let mut variant_conditions = Vec::new();
         if let Some(min) = self.price_min {
-            variant_conditions.push(format!("v.price_minor >= {}", statement.bind(Bind::Int(min))));
+            conditions.push(format!("p.min_price_minor >= {}", statement.bind(Bind::Int(min))));
         }
         if let Some(max) = self.price_max {
-            variant_conditions.push(format!("v.price_minor <= {}", statement.bind(Bind::Int(max))));
+            conditions.push(format!("p.min_price_minor <= {}", statement.bind(Bind::Int(max))));
         }
+        match self.in_stock {
+            Some(true) => conditions.push("p.available_variants > 0".to_string()),
+            Some(false) => conditions.push("p.available_variants = 0".to_string()),
+            None => {}
+        }
+        let mut variant_conditions = Vec::new();
         for (name, values) in &self.options {
             let name = statement.bind(Bind::Text(name.clone()));
             let values: Vec<String> = values.iter().map(|value| statement.bind(Bind::Text(value.clone()))).collect();
@@ -147,17 +152,15 @@ impl ProductQuery {
                 values.join(", ")
             ));
         }
-        if self.in_stock == Some(true) {
-            variant_conditions.push(IN_STOCK.to_string());
-        }
-        // One variant must meet every variant condition: Size M in Red, not M in Blue beside L in Red.
+        // One variant must have every option chosen (Size M in Red, not M in
+        // Blue beside L in Red), and be in stock when in-stock is asked for.
         if !variant_conditions.is_empty() {
+            if self.in_stock == Some(true) {
+                variant_conditions.push(IN_STOCK.to_string());
+            }
             conditions.push(format!("EXISTS (SELECT 1 FROM variants v WHERE v.product_id = p.id AND {})", variant_conditions.join(" AND ")));
         }
-        if self.in_stock == Some(false) {
-            conditions.push(format!("NOT EXISTS (SELECT 1 FROM variants v WHERE v.product_id = p.id AND {IN_STOCK})"));
-        }
-        let columns = format!("p.{}, p.min_price_minor, p.created_at", PRODUCT_COLUMNS.replace(", ", ", p."));
+        let columns = format!("p.{}, p.min_price_minor, p.created_at, p.available_variants", PRODUCT_COLUMNS.replace(", ", ", p."));
         let from = match (&self.search, postgres) {
             (Some(stems), _) if stems.is_empty() => {
                 conditions.push("1 = 0".to_string());
@@ -277,7 +280,7 @@ pub async fn facet_counts(db: &Db, query: &ProductQuery) -> Result<FacetCounts, 
         "SELECT bucket, COUNT(*) FROM (SELECT CASE {cases}ELSE {} END AS bucket FROM matched) b GROUP BY bucket ORDER BY bucket",
         PRICE_BUCKETS.len()
     ));
-    let in_stock = run(format!("SELECT COUNT(*) FROM matched m WHERE EXISTS (SELECT 1 FROM variants v WHERE v.product_id = m.id AND {IN_STOCK})"));
+    let in_stock = run("SELECT COUNT(*) FROM matched WHERE available_variants > 0".into());
     Ok(FacetCounts {
         categories: categories.query_as().fetch_all(db).await?,
         options: options.query_as().fetch_all(db).await?,

@@ -305,7 +305,7 @@ pub struct ProductFilter {
     /// Words to find in the name or description: every word must match, in
     /// any form ("knives" finds "Knife"); the best matches come first.
     pub search: Option<String>,
-    /// Only products with a variant priced within this range.
+    /// Only products whose price (their cheapest variant's, as listings show it) is within this range.
     pub price: Option<PriceRangeFilter>,
     /// Only products with a variant that has these option values: any of the
     /// values given for one option, and every option named.
