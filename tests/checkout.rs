@@ -21,6 +21,8 @@ on_both_backends!(
     checkout_refuses_stale_totals_reused_keys_and_ordered_carts,
     another_customers_order_is_invisible,
     an_unsettled_reservation_is_released_after_its_ttl,
+    a_confirmation_made_while_inventory_is_down_past_the_ttl_keeps_its_stock_and_payment,
+    orders_settling_around_the_ttl_settle_one_way_in_every_subgraph,
     order_status_changes_are_pushed_through_the_router,
     a_confirmed_order_makes_reviews_verified_purchases,
     the_trace_context_of_placeorder_reaches_every_event_of_the_saga,
@@ -340,6 +342,86 @@ async fn another_customers_order_is_invisible(backend: Backend) {
     assert_eq!(body["data"]["me"]["orders"]["edges"][0]["node"]["id"], id.as_str());
     let support = token_with_scopes("support", &["orders:read:all"]);
     assert_eq!(app.operation("Order", json!({ "id": id }), Some(&support)).await["data"]["order"]["id"], id.as_str());
+}
+
+async fn a_confirmation_made_while_inventory_is_down_past_the_ttl_keeps_its_stock_and_payment(backend: Backend) {
+    let settings = kit::config::Settings {
+        reservation_ttl: Duration::from_secs(1),
+        expiry_sweep: Duration::from_millis(50),
+        sandbox_slow_delay: Duration::from_millis(300),
+        ..test_settings()
+    };
+    let mut app = spawn_app_with(backend, settings).await;
+    let sku = app.sku_with_stock(1).await;
+    stock_exactly(&app, &sku, 5).await;
+    let token = customer_token("outage");
+    let (cart, _) = cart_with(&app, &token, &sku, 2).await;
+    let placed = place_order(&app, &token, &cart, "k", "tok_slow", None).await;
+    let id = placed["order"]["id"].as_str().unwrap_or_else(|| panic!("{placed}")).to_string();
+    // Reserved: inventory goes down while the slow payment is still out.
+    eventually("the stock is reserved", || async { stock_of(&app, &sku).await["reserved"] == 2 }).await;
+    app.supergraph.stop_subgraph(Subgraph::Inventory).await.expect("inventory stops");
+    assert_eq!(settled(&app, &token, &id).await["status"], "CONFIRMED", "orders confirms without inventory");
+    // Down for three TTLs after the confirmation, then back.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    app.supergraph.restart_subgraph(Subgraph::Inventory).await.expect("inventory starts again");
+    eventually("the sale is committed", || async { stock_of(&app, &sku).await == json!({ "available": 3, "reserved": 0, "onHand": 3 }) }).await;
+    let order = order(&app, &token, &id).await;
+    let statuses: Vec<&str> = order["timeline"].as_array().unwrap().iter().map(|t| t["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["PENDING", "CONFIRMED"]);
+    assert_eq!(count(&app, Subgraph::Orders, "SELECT COUNT(*) FROM sandbox_payments WHERE status = 'AUTHORIZED'").await, 1);
+    assert_eq!(count(&app, Subgraph::Orders, "SELECT COUNT(*) FROM sandbox_payments WHERE status = 'VOIDED'").await, 0);
+    assert_eq!(count(&app, Subgraph::Inventory, "SELECT COUNT(*) FROM reservations WHERE status = 'COMMITTED'").await, 1);
+}
+
+async fn orders_settling_around_the_ttl_settle_one_way_in_every_subgraph(backend: Backend) {
+    // Payments that finish right at the TTL: some orders confirm, some expire; none may do both.
+    let settings = kit::config::Settings {
+        reservation_ttl: Duration::from_millis(600),
+        expiry_sweep: Duration::from_millis(20),
+        sandbox_slow_delay: Duration::from_millis(600),
+        ..test_settings()
+    };
+    let app = spawn_app_with(backend, settings).await;
+    let sku = app.sku_with_stock(1).await;
+    stock_exactly(&app, &sku, 40).await;
+    let token = customer_token("racer");
+    let mut carts = Vec::new();
+    for _ in 0..12 {
+        carts.push(cart_with(&app, &token, &sku, 2).await.0);
+    }
+    let keys: Vec<String> = (0..carts.len()).map(|i| format!("k{i}")).collect();
+    let placing = carts.iter().zip(&keys).map(|(cart, key)| place_order(&app, &token, cart, key, "tok_slow", None));
+    let mut ids = Vec::new();
+    for placed in futures::future::join_all(placing).await {
+        ids.push(placed["order"]["id"].as_str().unwrap_or_else(|| panic!("{placed}")).to_string());
+    }
+    let mut confirmed = 0;
+    for id in &ids {
+        let settled = settled(&app, &token, id).await;
+        let payment = || async {
+            sqlx::query_scalar::<_, String>("SELECT status FROM sandbox_payments WHERE order_id = $1")
+                .bind(id)
+                .fetch_optional(app.supergraph.db(Subgraph::Orders))
+                .await
+                .unwrap()
+        };
+        match settled["status"].as_str().unwrap() {
+            "CONFIRMED" => {
+                confirmed += 1;
+                assert_eq!(payment().await.as_deref(), Some("AUTHORIZED"), "a confirmed order keeps its payment");
+            }
+            "REJECTED" => {
+                assert_eq!(settled["timeline"][1]["reason"], "RESERVATION_EXPIRED");
+                eventually("an expired order's payment is voided", || async { matches!(payment().await.as_deref(), None | Some("VOIDED")) }).await;
+            }
+            other => panic!("order {id} settled as {other}"),
+        }
+    }
+    // Inventory agrees: every confirmed order's units are sold, every expired one's are back.
+    eventually("every reservation settles", || async { stock_of(&app, &sku).await["reserved"] == 0 }).await;
+    assert_eq!(stock_of(&app, &sku).await["onHand"], 40 - 2 * confirmed, "{confirmed} confirmed of {}", ids.len());
+    assert_eq!(count(&app, Subgraph::Inventory, "SELECT COUNT(*) FROM reservations WHERE status = 'COMMITTED'").await, confirmed);
 }
 
 async fn an_unsettled_reservation_is_released_after_its_ttl(backend: Backend) {

@@ -8,3 +8,15 @@ UPDATE products SET available_variants = (
 );
 CREATE INDEX variants_by_product_with_price ON variants (product_id, sku, price_minor);
 CREATE INDEX variant_options_by_sku ON variant_options (sku, name, value);
+
+-- The option values each product has among its variants, once each: the
+-- option facet counts products per value from here, without visiting
+-- variants. Written with the variants (options never change after).
+CREATE TABLE product_option_values (
+    product_id TEXT NOT NULL REFERENCES products (id),
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (product_id, name, value)
+);
+INSERT INTO product_option_values (product_id, name, value)
+    SELECT DISTINCT v.product_id, o.name, o.value FROM variant_options o JOIN variants v ON v.sku = o.sku;

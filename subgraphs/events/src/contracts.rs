@@ -20,7 +20,7 @@ pub trait Contract: Serialize + DeserializeOwned {
 /// in-process bus and the NATS consumers are both built from this table.
 pub const SUBSCRIPTIONS: &[(&str, &[&str])] = &[
     ("inventory", &[OrderPlaced::TYPE, OrderConfirmed::TYPE, OrderRejected::TYPE, PaymentFailed::TYPE, OrderCancelled::TYPE]),
-    ("orders", &[InventoryReserved::TYPE, InventoryRejected::TYPE, ReservationExpired::TYPE]),
+    ("orders", &[InventoryReserved::TYPE, InventoryRejected::TYPE]),
     ("cart", &[OrderPlaced::TYPE, OrderRejected::TYPE, PaymentFailed::TYPE]),
     ("reviews", &[OrderConfirmed::TYPE]),
     ("products", &[StockLevelChanged::TYPE]),
@@ -74,18 +74,6 @@ pub struct InventoryRejected {
 
 impl Contract for InventoryRejected {
     const TYPE: &'static str = "InventoryRejected";
-    const VERSION: u32 = 1;
-}
-
-/// inventory → orders: the order did not settle within the reservation TTL,
-/// and its stock was released.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReservationExpired {
-    pub order_id: String,
-}
-
-impl Contract for ReservationExpired {
-    const TYPE: &'static str = "ReservationExpired";
     const VERSION: u32 = 1;
 }
 

@@ -3,8 +3,8 @@
 //! the same transaction.
 //!
 //! Consumes: OrderPlaced, OrderConfirmed, PaymentFailed, OrderRejected,
-//! OrderCancelled. Produces (from reservation): InventoryReserved,
-//! InventoryRejected, ReservationExpired.
+//! OrderCancelled. Produces (from reservation and stock): InventoryReserved,
+//! InventoryRejected, StockLevelChanged.
 
 use std::time::Duration;
 

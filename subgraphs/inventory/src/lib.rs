@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use ::events::runtime::{Context, Service, Subgraph};
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
-use futures::FutureExt;
 use kit::db::Db;
 
 pub use reservation::{ReservationView, reservation_of};
@@ -51,19 +50,11 @@ pub fn request_data(db: &Db) -> kit::server::RequestData {
     std::sync::Arc::new(move |request, batches| request.data(stock::Loaders::new(&db, batches)))
 }
 
-/// Serves the schema, consumes the saga's events, and sweeps for reservations past their TTL.
+/// Serves the schema and consumes the saga's events.
 pub fn start(context: &Context) -> Service {
-    let (db, outbox) = (context.background_db.clone(), context.outbox.clone());
-    let sweep = kit::background::repeat("reservation expiry", context.settings.expiry_sweep, None, context.shutdown.clone(), move || {
-        let (db, outbox) = (db.clone(), outbox.clone());
-        async move {
-            reservation::expire_reservations(&db, &outbox).await?;
-            Ok(kit::background::Round::Idle)
-        }
-    });
     Service {
         app: kit::server::app(NAME, schema(context.db.clone(), context.outbox.clone()), request_data(&context.db), context.verifier.clone(), context.settings.authorization_directives),
         handler: Some(Arc::new(events::InventoryEvents { reservation_ttl: context.settings.reservation_ttl })),
-        workers: vec![sweep.boxed()],
+        workers: vec![],
     }
 }

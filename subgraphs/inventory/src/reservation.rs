@@ -3,16 +3,20 @@
 //!
 //! ```text
 //! RESERVED ──confirm──► COMMITTED ──cancel──► RESTORED
-//!    │ ├──compensate──► RELEASED
-//!    │ └──TTL passed──► EXPIRED  (ReservationExpired)
+//!    └──compensate──► RELEASED  (the order failed, or orders let it expire)
 //! REJECTED: nothing could be reserved
 //! ```
+//!
+//! Inventory never expires a reservation on its own: whether an order
+//! settled in time is decided in one place, by orders (`expire_reservations`
+//! there), so a confirmed order always keeps its stock and an expired one
+//! comes back here as OrderRejected.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use events::contracts::{InventoryRejected, InventoryReserved, OrderPlaced, ReservationExpired};
-use events::{Envelope, Outbox, Trace, record};
+use events::contracts::{InventoryRejected, InventoryReserved, OrderPlaced};
+use events::{Envelope, Trace, record};
 use kit::db::{Db, from_now, now};
 use sqlx::{Acquire, AnyConnection};
 
@@ -25,10 +29,8 @@ pub enum ReservationStatus {
     Reserved,
     /// Sold: it has left `on_hand`.
     Committed,
-    /// Given back because the order failed (the compensation).
+    /// Given back because the order failed or expired (the compensation).
     Released,
-    /// Given back because the order did not settle within the TTL.
-    Expired,
     /// A cancelled sale put back on the shelf.
     Restored,
     /// Nothing was reserved: a sku was short.
@@ -41,7 +43,6 @@ impl ReservationStatus {
             ReservationStatus::Reserved => "RESERVED",
             ReservationStatus::Committed => "COMMITTED",
             ReservationStatus::Released => "RELEASED",
-            ReservationStatus::Expired => "EXPIRED",
             ReservationStatus::Restored => "RESTORED",
             ReservationStatus::Rejected => "REJECTED",
         }
@@ -53,14 +54,13 @@ impl ReservationStatus {
 enum Move {
     Commit,
     Release,
-    Expire,
     Restore,
 }
 
 impl Move {
     fn from(self) -> ReservationStatus {
         match self {
-            Move::Commit | Move::Release | Move::Expire => ReservationStatus::Reserved,
+            Move::Commit | Move::Release => ReservationStatus::Reserved,
             Move::Restore => ReservationStatus::Committed,
         }
     }
@@ -69,7 +69,6 @@ impl Move {
         match self {
             Move::Commit => ReservationStatus::Committed,
             Move::Release => ReservationStatus::Released,
-            Move::Expire => ReservationStatus::Expired,
             Move::Restore => ReservationStatus::Restored,
         }
     }
@@ -78,7 +77,7 @@ impl Move {
     fn stock_change(self) -> &'static str {
         match self {
             Move::Commit => "UPDATE stock_levels SET on_hand = on_hand - $1, reserved = reserved - $1, updated_at = $2 WHERE sku = $3",
-            Move::Release | Move::Expire => "UPDATE stock_levels SET reserved = reserved - $1, updated_at = $2 WHERE sku = $3",
+            Move::Release => "UPDATE stock_levels SET reserved = reserved - $1, updated_at = $2 WHERE sku = $3",
             Move::Restore => "UPDATE stock_levels SET on_hand = on_hand + $1, updated_at = $2 WHERE sku = $3",
         }
     }
@@ -86,8 +85,7 @@ impl Move {
 
 /// The one way a reservation changes status: only from the move's from-state
 /// (a conditional update, so two steps racing cannot both win), with the
-/// stock of every line changed and, for an expiry, ReservationExpired
-/// recorded, all in `tx`. False, logged, when the reservation is not in the
+/// stock of every line changed and the new stock levels recorded, all in `tx`. False, logged, when the reservation is not in the
 /// from-state: an illegal move changes nothing.
 async fn transition(tx: &mut AnyConnection, order_id: &str, step: Move, trace: &Trace) -> anyhow::Result<bool> {
     let moved = sqlx::query("UPDATE reservations SET status = $1, updated_at = $2 WHERE order_id = $3 AND status = $4")
@@ -110,9 +108,6 @@ async fn transition(tx: &mut AnyConnection, order_id: &str, step: Move, trace: &
     }
     let skus: Vec<&str> = lines.iter().map(|(sku, _)| sku.as_str()).collect();
     record_stock_levels(tx, &skus, trace).await?;
-    if step == Move::Expire {
-        record(tx, &Envelope::new(NAME, trace, &ReservationExpired { order_id: order_id.to_string() })).await?;
-    }
     Ok(true)
 }
 
@@ -194,27 +189,6 @@ pub async fn restore_stock(tx: &mut AnyConnection, order_id: &str, trace: &Trace
     Ok(())
 }
 
-/// Releases the reservations whose TTL has passed, each in its own
-/// transaction with its ReservationExpired. A reservation that settled
-/// meanwhile is left alone by the from-state guard.
-pub async fn expire_reservations(db: &Db, outbox: &Outbox) -> anyhow::Result<()> {
-    let due: Vec<(String,)> = sqlx::query_as("SELECT order_id FROM reservations WHERE status = $1 AND expires_at <= $2")
-        .bind(ReservationStatus::Reserved.as_str())
-        .bind(now())
-        .fetch_all(db)
-        .await?;
-    for (order_id,) in due {
-        let mut tx = db.begin().await?;
-        let trace = Trace { correlation_id: format!("reservation-expiry-{order_id}"), traceparent: None };
-        if transition(&mut tx, &order_id, Move::Expire, &trace).await? {
-            tx.commit().await?;
-            outbox.committed();
-            tracing::info!(%order_id, "reservation expired and released");
-        }
-    }
-    Ok(())
-}
-
 /// A reservation as an operator looks at it: its status, until when, and its lines.
 #[derive(Debug, serde::Serialize)]
 pub struct ReservationView {
@@ -271,12 +245,9 @@ mod tests {
         let mut tx = db.begin().await.unwrap();
         assert!(!transition(&mut tx, &order, Move::Restore, &Trace::default()).await.unwrap(), "a reservation that was never sold cannot be restored");
         commit_reservation(&mut tx, &order, &Trace::default()).await.unwrap();
-        assert!(!transition(&mut tx, &order, Move::Expire, &Trace::default()).await.unwrap(), "a sale cannot expire");
         assert!(!transition(&mut tx, &order, Move::Release, &Trace::default()).await.unwrap(), "a sale cannot be released");
         tx.commit().await.unwrap();
         assert_eq!(stock(&db).await, (7, 0), "sold once; nothing else moved");
-        let expired: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE event_type = 'ReservationExpired'").fetch_one(&db).await.unwrap();
-        assert_eq!(expired, 0);
     }
 
     #[tokio::test]

@@ -8,9 +8,10 @@ use crate::work::Retry;
 /// Tunables of the subgraphs and their checkout saga.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// How long inventory holds stock for an order that has not settled.
+    /// How long an order may stay PENDING: then orders rejects it
+    /// (RESERVATION_EXPIRED) and inventory releases the stock it held.
     pub reservation_ttl: Duration,
-    /// How often inventory looks for expired reservations.
+    /// How often orders looks for orders past that time.
     pub expiry_sweep: Duration,
     /// How long the sandbox gateway takes to answer `tok_slow`.
     pub sandbox_slow_delay: Duration,

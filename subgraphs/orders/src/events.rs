@@ -3,16 +3,15 @@
 //! delivery in the same transaction.
 //!
 //! Consumes: InventoryReserved (the payment is due), InventoryRejected
-//! (rejected: out of stock), ReservationExpired (rejected, and any late
-//! authorization voided). Produces (from order): OrderPlaced, OrderConfirmed,
-//! OrderRejected, PaymentFailed, OrderCancelled.
+//! (rejected: out of stock). Produces (from order): OrderPlaced,
+//! OrderConfirmed, OrderRejected, PaymentFailed, OrderCancelled.
 
 use async_trait::async_trait;
-use events::contracts::{InventoryRejected, InventoryReserved, ReservationExpired};
+use events::contracts::{InventoryRejected, InventoryReserved};
 use events::{Contract, Envelope, Handler};
 use sqlx::AnyConnection;
 
-use crate::order::{expire_order, reject_order};
+use crate::order::reject_order;
 use crate::payment::{Payments, payment_due};
 
 pub struct OrdersEvents {
@@ -25,7 +24,6 @@ impl Handler for OrdersEvents {
         match envelope.event_type.as_str() {
             InventoryReserved::TYPE => Ok(payment_due(tx, &envelope.decode::<InventoryReserved>()?.order_id).await?),
             InventoryRejected::TYPE => reject_order(tx, &envelope.decode::<InventoryRejected>()?.order_id, "OUT_OF_STOCK", &envelope.trace()).await,
-            ReservationExpired::TYPE => expire_order(tx, &envelope.decode::<ReservationExpired>()?.order_id, &envelope.trace()).await,
             other => anyhow::bail!("orders does not consume {other}"),
         }
     }

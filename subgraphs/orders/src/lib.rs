@@ -88,7 +88,23 @@ fn sample_orders(context: &Context) -> impl std::future::Future<Output = ()> + u
     })
 }
 
-/// Serves the schema, consumes the saga's events, and takes payments.
+/// Rejects the orders that did not settle within the reservation TTL, and
+/// wakes the payment worker to void what was authorized for them.
+fn expire_reservations(context: &Context, payments: &payment::Payments) -> impl std::future::Future<Output = ()> + use<> {
+    let (db, outbox, payments, ttl) = (context.background_db.clone(), context.outbox.clone(), payments.clone(), context.settings.reservation_ttl);
+    kit::background::repeat("reservation expiry", context.settings.expiry_sweep, None, context.shutdown.clone(), move || {
+        let (db, outbox, payments) = (db.clone(), outbox.clone(), payments.clone());
+        async move {
+            if order::expire_reservations(&db, &outbox, ttl).await? > 0 {
+                payments.wake();
+            }
+            Ok(kit::background::Round::Idle)
+        }
+    })
+}
+
+/// Serves the schema, consumes the saga's events, takes payments, and
+/// rejects the orders that do not settle in time.
 pub fn start(context: &Context) -> Service {
     let gateway: Arc<dyn PaymentGateway> = Arc::new(SandboxGateway::new(context.background_db.clone(), context.settings.sandbox_slow_delay));
     let payments = payment::Payments::new(context.background_db.clone(), gateway.clone(), context.outbox.clone());
@@ -96,6 +112,10 @@ pub fn start(context: &Context) -> Service {
     Service {
         app: kit::server::app(NAME, schema(context.db.clone(), checkout), request_data(&context.db), context.verifier.clone(), context.settings.authorization_directives),
         handler: Some(Arc::new(events::OrdersEvents { payments: payments.clone() })),
-        workers: vec![payments.take_payments(context.shutdown.clone()).boxed(), sample_orders(context).boxed()],
+        workers: vec![
+            expire_reservations(context, &payments).boxed(),
+            payments.take_payments(context.shutdown.clone()).boxed(),
+            sample_orders(context).boxed(),
+        ],
     }
 }

@@ -272,11 +272,34 @@ pub async fn reject_order(tx: &mut AnyConnection, order_id: &str, reason: &str, 
     Ok(())
 }
 
-/// Inventory let the reservation expire before the order settled: the order
-/// is rejected, and any payment authorized meanwhile will be voided.
-pub async fn expire_order(tx: &mut AnyConnection, order_id: &str, trace: &Trace) -> anyhow::Result<()> {
-    reject_order(tx, order_id, "RESERVATION_EXPIRED", trace).await?;
-    Ok(payment_due(tx, order_id).await?)
+/// Rejects every order still PENDING `ttl` after it was placed
+/// (RESERVATION_EXPIRED), each in its own transaction: inventory releases
+/// its stock on OrderRejected, and a payment authorized meanwhile is voided
+/// (the payment worker voids a REJECTED order's authorization). This is the
+/// one place the race between a confirmation and an expiry is decided: the
+/// PENDING guard lets exactly one of them happen, and inventory follows.
+/// Answers how many expired.
+pub async fn expire_reservations(db: &Db, outbox: &Outbox, ttl: std::time::Duration) -> anyhow::Result<usize> {
+    let deadline = kit::db::timestamp(chrono::Utc::now() - chrono::Duration::from_std(ttl)?);
+    let due: Vec<(String,)> = sqlx::query_as("SELECT id FROM orders WHERE status = $1 AND created_at <= $2")
+        .bind(OrderStatus::Pending.as_str())
+        .bind(deadline)
+        .fetch_all(db)
+        .await?;
+    let mut expired = 0;
+    for (order_id,) in due {
+        let mut tx = db.begin().await?;
+        let Some(order) = find_order(&mut *tx, &order_id).await? else { continue };
+        if transition(&mut tx, &order, Change::Reject { reason: "RESERVATION_EXPIRED" }, &order.trace()).await? {
+            release_cart_claim(&mut tx, &order).await?;
+            payment_due(&mut tx, &order_id).await?;
+            tx.commit().await?;
+            outbox.committed();
+            expired += 1;
+            tracing::info!(%order_id, "the order did not settle in time: rejected, its stock released");
+        }
+    }
+    Ok(expired)
 }
 
 /// The payment was declined: the order failed and its cart may be ordered again.

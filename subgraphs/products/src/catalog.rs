@@ -339,6 +339,13 @@ pub async fn insert_catalog(db: &Db, categories: &[NewCategory], products: &[New
                     .await?;
             }
         }
+        sqlx::query(
+            "INSERT INTO product_option_values (product_id, name, value) \
+             SELECT DISTINCT v.product_id, o.name, o.value FROM variant_options o JOIN variants v ON v.sku = o.sku WHERE v.product_id = $1",
+        )
+        .bind(&product.id)
+        .execute(&mut *tx)
+        .await?;
         for (position, image) in product.images.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO product_images (product_id, position, path, alt_text, width, height, variant_sku) VALUES ($1, $2, $3, $4, $5, $6, $7)",

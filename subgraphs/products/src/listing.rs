@@ -272,8 +272,8 @@ pub async fn facet_counts(db: &Db, query: &ProductQuery) -> Result<FacetCounts, 
         statement
     };
     let categories = run("SELECT category_slug, COUNT(*) FROM matched GROUP BY category_slug".into());
-    let options = run("SELECT o.name, o.value, COUNT(DISTINCT m.id) FROM matched m JOIN variants v ON v.product_id = m.id \
-         JOIN variant_options o ON o.sku = v.sku GROUP BY o.name, o.value ORDER BY o.name, o.value"
+    let options = run("SELECT o.name, o.value, COUNT(*) FROM matched m JOIN product_option_values o ON o.product_id = m.id \
+         GROUP BY o.name, o.value ORDER BY o.name, o.value"
         .into());
     let cases: String = PRICE_BUCKETS.iter().enumerate().map(|(index, bound)| format!("WHEN min_price_minor < {bound} THEN {index} ")).collect();
     let prices = run(format!(
