@@ -312,22 +312,22 @@ pub async fn seed(targets: &SeedTargets<'_>, count: usize) -> anyhow::Result<usi
     inventory::set_on_hand(targets.inventory, &catalog.stock).await?;
     products::set_availability(targets.products, &catalog.stock).await?;
     let ids: std::collections::HashMap<&str, &str> = catalog.products.iter().map(|p| (p.slug.as_str(), p.id.as_str())).collect();
-    for review in &catalog.reviews {
-        let product_id = ids[review.product_slug.as_str()];
-        reviews::insert_review(
-            targets.reviews,
-            &NewReview {
-                product_id,
+    let reviews = catalog
+        .reviews
+        .iter()
+        .map(|review| {
+            Ok(NewReview {
+                product_id: ids[review.product_slug.as_str()],
                 customer_id: &review.customer_id,
                 author_name: &review.author_name,
                 rating: Rating::parse("rating", review.rating).map_err(|e| anyhow::anyhow!(e.message))?,
                 title: Some(&review.title),
                 body: &review.body,
-            },
-        )
-        .await?;
-    }
-    Ok(inserted)
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    reviews::insert_reviews(targets.reviews, &reviews).await?;
+    Ok(inserted as usize)
 }
 
 #[cfg(test)]

@@ -344,16 +344,18 @@ async fn another_customers_order_is_invisible(backend: Backend) {
     assert_eq!(app.operation("Order", json!({ "id": id }), Some(&support)).await["data"]["order"]["id"], id.as_str());
 }
 
-async fn a_confirmation_made_while_inventory_is_down_past_the_ttl_keeps_its_stock_and_payment(backend: Backend) {
-    let settings = kit::config::Settings {
-        reservation_ttl: Duration::from_secs(1),
-        expiry_sweep: Duration::from_millis(50),
-        sandbox_slow_delay: Duration::from_millis(300),
-        ..test_settings()
-    };
-    let mut app = spawn_app_with(backend, settings).await;
+/// A supergraph whose orders expire after `ttl` (looked for every `sweep`)
+/// and whose `tok_slow` payments take `slow`, with a sku of exactly `units`.
+async fn app_with_timing(backend: Backend, ttl: Duration, sweep: Duration, slow: Duration, units: i64) -> (TestApp, String) {
+    let settings = kit::config::Settings { reservation_ttl: ttl, expiry_sweep: sweep, sandbox_slow_delay: slow, ..test_settings() };
+    let app = spawn_app_with(backend, settings).await;
     let sku = app.sku_with_stock(1).await;
-    stock_exactly(&app, &sku, 5).await;
+    stock_exactly(&app, &sku, units).await;
+    (app, sku)
+}
+
+async fn a_confirmation_made_while_inventory_is_down_past_the_ttl_keeps_its_stock_and_payment(backend: Backend) {
+    let (mut app, sku) = app_with_timing(backend, Duration::from_secs(1), Duration::from_millis(50), Duration::from_millis(300), 5).await;
     let token = customer_token("outage");
     let (cart, _) = cart_with(&app, &token, &sku, 2).await;
     let placed = place_order(&app, &token, &cart, "k", "tok_slow", None).await;
@@ -376,15 +378,8 @@ async fn a_confirmation_made_while_inventory_is_down_past_the_ttl_keeps_its_stoc
 
 async fn orders_settling_around_the_ttl_settle_one_way_in_every_subgraph(backend: Backend) {
     // Payments that finish right at the TTL: some orders confirm, some expire; none may do both.
-    let settings = kit::config::Settings {
-        reservation_ttl: Duration::from_millis(600),
-        expiry_sweep: Duration::from_millis(20),
-        sandbox_slow_delay: Duration::from_millis(600),
-        ..test_settings()
-    };
-    let app = spawn_app_with(backend, settings).await;
-    let sku = app.sku_with_stock(1).await;
-    stock_exactly(&app, &sku, 40).await;
+    let at_the_ttl = Duration::from_millis(600);
+    let (app, sku) = app_with_timing(backend, at_the_ttl, Duration::from_millis(20), at_the_ttl, 40).await;
     let token = customer_token("racer");
     let mut carts = Vec::new();
     for _ in 0..12 {
@@ -425,14 +420,7 @@ async fn orders_settling_around_the_ttl_settle_one_way_in_every_subgraph(backend
 }
 
 async fn an_unsettled_reservation_is_released_after_its_ttl(backend: Backend) {
-    let settings = kit::config::Settings {
-        reservation_ttl: Duration::from_millis(500),
-        sandbox_slow_delay: Duration::from_secs(4),
-        ..test_settings()
-    };
-    let app = spawn_app_with(backend, settings).await;
-    let sku = app.sku_with_stock(1).await;
-    stock_exactly(&app, &sku, 3).await;
+    let (app, sku) = app_with_timing(backend, Duration::from_millis(500), test_settings().expiry_sweep, Duration::from_secs(4), 3).await;
     let token = customer_token("slow");
     let (cart, _) = cart_with(&app, &token, &sku, 2).await;
     let placed = place_order(&app, &token, &cart, "k", "tok_slow", None).await;

@@ -3,7 +3,7 @@
 
 use events::contracts::StockLevelChanged;
 use events::{Envelope, Trace, record};
-use kit::db::{Batches, Db, OneByKey, now, one_by_key};
+use kit::db::{Arg, Batches, Db, OneByKey, now, one_by_key};
 use sqlx::AnyConnection;
 use kit::domain::{IdempotencyKey, Sku};
 use kit::idempotency::{Keyed, Recalled};
@@ -164,16 +164,8 @@ pub async fn stock_of(db: &Db, sku: &str) -> Result<Option<Stock>, sqlx::Error> 
 pub async fn set_on_hand(db: &Db, stock: &[(String, i64)]) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;
     let now = now();
-    for (sku, on_hand) in stock {
-        sqlx::query(
-            "INSERT INTO stock_levels (sku, on_hand, reserved, updated_at) VALUES ($1, $2, 0, $3) ON CONFLICT (sku) DO NOTHING",
-        )
-        .bind(sku)
-        .bind(on_hand)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await?;
-    }
+    let rows: Vec<Vec<Arg>> = stock.iter().map(|(sku, on_hand)| vec![Arg::Text(sku.clone()), Arg::Int(*on_hand), Arg::Int(0), Arg::Text(now.clone())]).collect();
+    kit::db::insert_rows(&mut tx, "INSERT INTO stock_levels (sku, on_hand, reserved, updated_at)", "ON CONFLICT DO NOTHING", &rows).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -164,6 +164,56 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// A value bound to a statement written at run time.
+#[derive(Clone, Debug)]
+pub enum Arg {
+    Text(String),
+    OptionalText(Option<String>),
+    Int(i64),
+    Float(f64),
+}
+
+/// Binds `args` to `sql`, in order.
+pub fn query_with<'q>(sql: &'q str, args: &'q [Arg]) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    args.iter().fold(sqlx::query(sql), |query, arg| match arg {
+        Arg::Text(text) => query.bind(text.as_str()),
+        Arg::OptionalText(text) => query.bind(text.as_deref()),
+        Arg::Int(int) => query.bind(*int),
+        Arg::Float(float) => query.bind(*float),
+    })
+}
+
+/// Binds `args` to `sql`, in order, for rows read as `R`.
+pub fn query_as_with<'q, R>(sql: &'q str, args: &'q [Arg]) -> sqlx::query::QueryAs<'q, Any, R, sqlx::any::AnyArguments<'q>>
+where
+    R: for<'r> sqlx::FromRow<'r, AnyRow>,
+{
+    args.iter().fold(sqlx::query_as(sql), |query, arg| match arg {
+        Arg::Text(text) => query.bind(text.as_str()),
+        Arg::OptionalText(text) => query.bind(text.as_deref()),
+        Arg::Int(int) => query.bind(*int),
+        Arg::Float(float) => query.bind(*float),
+    })
+}
+
+/// Inserts `rows` with `insert` ("INSERT INTO t (a, b)") and `then` (an
+/// ON CONFLICT clause, or empty), many rows to a statement: loading a large
+/// catalog is a few hundred statements, not millions of round trips.
+/// Answers how many rows were inserted.
+pub async fn insert_rows(tx: &mut sqlx::AnyConnection, insert: &str, then: &str, rows: &[Vec<Arg>]) -> Result<u64, sqlx::Error> {
+    let Some(width) = rows.first().map(Vec::len) else { return Ok(0) };
+    // Both engines take at least 32,766 parameters to a statement.
+    let per_statement = (30_000 / width.max(1)).max(1);
+    let mut inserted = 0;
+    for chunk in rows.chunks(per_statement) {
+        let values: Vec<String> = (0..chunk.len()).map(|row| format!("({})", placeholders(row * width + 1, width))).collect();
+        let sql = format!("{insert} VALUES {} {then}", values.join(", "));
+        let args: Vec<Arg> = chunk.iter().flatten().cloned().collect();
+        inserted += query_with(&sql, &args).execute(&mut *tx).await?.rows_affected();
+    }
+    Ok(inserted)
+}
+
 /// "$1, $2, ..., $n" starting at `$from`: the placeholder style both engines accept.
 pub fn placeholders(from: usize, count: usize) -> String {
     (from..from + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")

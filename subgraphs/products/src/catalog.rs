@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use events::contracts::{StockLevelChanged, VariantPriceChanged};
 use events::{Envelope, Trace, record};
-use kit::db::{Batches, Db, ManyByKey, OneByKey, many_by_key, one_by_key};
+use kit::db::{Arg, Batches, Db, ManyByKey, OneByKey, insert_rows, many_by_key, one_by_key};
 use kit::money::Money;
 use sqlx::AnyConnection;
 use tokio::sync::OnceCell;
@@ -281,86 +281,54 @@ pub struct NewImage {
     pub variant_sku: Option<String>,
 }
 
-/// Inserts categories and products in one transaction; what exists already
-/// (by slug) is left as it is, so seeding twice changes nothing.
-pub async fn insert_catalog(db: &Db, categories: &[NewCategory], products: &[NewProduct]) -> anyhow::Result<usize> {
+/// Inserts categories and products in one transaction, many rows to a
+/// statement; what exists already (by key) is left as it is, so seeding
+/// twice changes nothing. Answers how many products were added.
+pub async fn insert_catalog(db: &Db, categories: &[NewCategory], products: &[NewProduct]) -> anyhow::Result<u64> {
+    let text = |value: &str| Arg::Text(value.to_string());
     let mut tx = db.begin().await?;
-    for category in categories {
-        sqlx::query("INSERT INTO categories (slug, name, parent_slug) VALUES ($1, $2, $3) ON CONFLICT (slug) DO NOTHING")
-            .bind(&category.slug)
-            .bind(&category.name)
-            .bind(&category.parent_slug)
-            .execute(&mut *tx)
-            .await?;
-    }
-    let mut inserted = 0;
-    for product in products {
-        let min_price = product.variants.iter().map(|variant| variant.price.minor_units).min().unwrap_or(0);
-        let result = sqlx::query(
-            "INSERT INTO products (id, slug, name, description, category_slug, name_terms, description_terms, min_price_minor, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (slug) DO NOTHING",
-        )
-        .bind(&product.id)
-        .bind(&product.slug)
-        .bind(&product.name)
-        .bind(&product.description)
-        .bind(&product.category_slug)
-        .bind(search::indexed(&product.name))
-        .bind(search::indexed(&product.description))
-        .bind(min_price)
-        .bind(&product.created_at)
-        .execute(&mut *tx)
-        .await?;
-        if result.rows_affected() == 0 {
-            continue;
-        }
-        inserted += 1;
-        for (position, variant) in product.variants.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO variants (sku, product_id, name, price_minor, currency, position, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&variant.sku)
-            .bind(&product.id)
-            .bind(&variant.name)
-            .bind(variant.price.minor_units)
-            .bind(variant.price.currency.as_str())
-            .bind(position as i64)
-            .bind(&product.created_at)
-            .execute(&mut *tx)
-            .await?;
-            for (position, (name, value)) in variant.options.iter().enumerate() {
-                sqlx::query("INSERT INTO variant_options (sku, position, name, value) VALUES ($1, $2, $3, $4)")
-                    .bind(&variant.sku)
-                    .bind(position as i64)
-                    .bind(name)
-                    .bind(value)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        sqlx::query(
-            "INSERT INTO product_option_values (product_id, name, value) \
-             SELECT DISTINCT v.product_id, o.name, o.value FROM variant_options o JOIN variants v ON v.sku = o.sku WHERE v.product_id = $1",
-        )
-        .bind(&product.id)
-        .execute(&mut *tx)
-        .await?;
-        for (position, image) in product.images.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO product_images (product_id, position, path, alt_text, width, height, variant_sku) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&product.id)
-            .bind(position as i64)
-            .bind(&image.path)
-            .bind(&image.alt_text)
-            .bind(image.width)
-            .bind(image.height)
-            .bind(&image.variant_sku)
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
+    let rows: Vec<Vec<Arg>> = categories.iter().map(|c| vec![text(&c.slug), text(&c.name), Arg::OptionalText(c.parent_slug.clone())]).collect();
+    insert_rows(&mut tx, "INSERT INTO categories (slug, name, parent_slug)", "ON CONFLICT DO NOTHING", &rows).await?;
+    let rows: Vec<Vec<Arg>> = products
+        .iter()
+        .map(|p| {
+            let min_price = p.variants.iter().map(|variant| variant.price.minor_units).min().unwrap_or(0);
+            let (name_terms, description_terms) = (search::indexed(&p.name), search::indexed(&p.description));
+            vec![text(&p.id), text(&p.slug), text(&p.name), text(&p.description), text(&p.category_slug), text(&name_terms), text(&description_terms), Arg::Int(min_price), text(&p.created_at)]
+        })
+        .collect();
+    let inserted = insert_rows(
+        &mut tx,
+        "INSERT INTO products (id, slug, name, description, category_slug, name_terms, description_terms, min_price_minor, created_at)",
+        "ON CONFLICT DO NOTHING",
+        &rows,
+    )
+    .await?;
+    let variants = products.iter().flat_map(|p| p.variants.iter().enumerate().map(move |(position, v)| (p, position, v)));
+    let rows: Vec<Vec<Arg>> = variants
+        .clone()
+        .map(|(p, position, v)| vec![text(&v.sku), text(&p.id), text(&v.name), Arg::Int(v.price.minor_units), text(v.price.currency.as_str()), Arg::Int(position as i64), text(&p.created_at)])
+        .collect();
+    insert_rows(&mut tx, "INSERT INTO variants (sku, product_id, name, price_minor, currency, position, updated_at)", "ON CONFLICT DO NOTHING", &rows).await?;
+    let rows: Vec<Vec<Arg>> = variants
+        .flat_map(|(_, _, v)| v.options.iter().enumerate().map(move |(position, (name, value))| vec![text(&v.sku), Arg::Int(position as i64), text(name), text(value)]))
+        .collect();
+    insert_rows(&mut tx, "INSERT INTO variant_options (sku, position, name, value)", "ON CONFLICT DO NOTHING", &rows).await?;
+    let rows: Vec<Vec<Arg>> = products
+        .iter()
+        .flat_map(|p| {
+            p.images.iter().enumerate().map(move |(position, image)| {
+                vec![text(&p.id), Arg::Int(position as i64), text(&image.path), text(&image.alt_text), Arg::Int(image.width), Arg::Int(image.height), Arg::OptionalText(image.variant_sku.clone())]
+            })
+        })
+        .collect();
+    insert_rows(&mut tx, "INSERT INTO product_images (product_id, position, path, alt_text, width, height, variant_sku)", "ON CONFLICT DO NOTHING", &rows).await?;
+    sqlx::query(
+        "INSERT INTO product_option_values (product_id, name, value) \
+         SELECT DISTINCT v.product_id, o.name, o.value FROM variant_options o JOIN variants v ON v.sku = o.sku ON CONFLICT DO NOTHING",
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(inserted)
 }
@@ -370,14 +338,8 @@ pub async fn insert_catalog(db: &Db, categories: &[NewCategory], products: &[New
 pub async fn set_availability(db: &Db, stock: &[(String, i64)]) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;
     let now = kit::db::now();
-    for (sku, available) in stock {
-        sqlx::query("INSERT INTO stock_availability (sku, available, version, updated_at) VALUES ($1, $2, 0, $3) ON CONFLICT (sku) DO NOTHING")
-            .bind(sku)
-            .bind(available)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
-    }
+    let rows: Vec<Vec<Arg>> = stock.iter().map(|(sku, available)| vec![Arg::Text(sku.clone()), Arg::Int(*available), Arg::Int(0), Arg::Text(now.clone())]).collect();
+    insert_rows(&mut tx, "INSERT INTO stock_availability (sku, available, version, updated_at)", "ON CONFLICT DO NOTHING", &rows).await?;
     sqlx::query(&format!("UPDATE products SET available_variants = ({AVAILABLE_VARIANTS})")).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(())

@@ -3,7 +3,7 @@
 //! its total, its page, and each facet asked for, all over one `matched`
 //! set written once here.
 
-use kit::db::Db;
+use kit::db::{Arg, Db, query_as_with, query_with};
 use kit::error::ApiError;
 use kit::page::PageWindow;
 use sqlx::Row;
@@ -80,40 +80,26 @@ pub struct ListedRow {
     pub score: f64,
 }
 
-enum Bind {
-    Text(String),
-    Int(i64),
-    Float(f64),
-}
-
 /// SQL text and its parameters, numbered as they are added.
 #[derive(Default)]
 struct Statement {
     sql: String,
-    binds: Vec<Bind>,
+    binds: Vec<Arg>,
 }
 
 impl Statement {
     /// Adds a parameter; answers its placeholder.
-    fn bind(&mut self, value: Bind) -> String {
+    fn bind(&mut self, value: Arg) -> String {
         self.binds.push(value);
         format!("${}", self.binds.len())
     }
 
     fn query(&self) -> Query<'_, sqlx::Any, AnyArguments<'_>> {
-        self.binds.iter().fold(sqlx::query(&self.sql), |query, bind| match bind {
-            Bind::Text(text) => query.bind(text.as_str()),
-            Bind::Int(int) => query.bind(*int),
-            Bind::Float(float) => query.bind(*float),
-        })
+        query_with(&self.sql, &self.binds)
     }
 
     fn query_as<R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>>(&self) -> QueryAs<'_, sqlx::Any, R, AnyArguments<'_>> {
-        self.binds.iter().fold(sqlx::query_as(&self.sql), |query, bind| match bind {
-            Bind::Text(text) => query.bind(text.as_str()),
-            Bind::Int(int) => query.bind(*int),
-            Bind::Float(float) => query.bind(*float),
-        })
+        query_as_with(&self.sql, &self.binds)
     }
 }
 
@@ -125,7 +111,7 @@ impl ProductQuery {
         let mut conditions = Vec::new();
         let mut ctes = Vec::new();
         if let Some(slug) = &self.category_slug {
-            let slug = statement.bind(Bind::Text(slug.clone()));
+            let slug = statement.bind(Arg::Text(slug.clone()));
             ctes.push(format!(
                 "tree (slug) AS (SELECT slug FROM categories WHERE slug = {slug} \
                  UNION ALL SELECT c.slug FROM categories c JOIN tree t ON c.parent_slug = t.slug)"
@@ -133,10 +119,10 @@ impl ProductQuery {
             conditions.push("p.category_slug IN (SELECT slug FROM tree)".to_string());
         }
         if let Some(min) = self.price_min {
-            conditions.push(format!("p.min_price_minor >= {}", statement.bind(Bind::Int(min))));
+            conditions.push(format!("p.min_price_minor >= {}", statement.bind(Arg::Int(min))));
         }
         if let Some(max) = self.price_max {
-            conditions.push(format!("p.min_price_minor <= {}", statement.bind(Bind::Int(max))));
+            conditions.push(format!("p.min_price_minor <= {}", statement.bind(Arg::Int(max))));
         }
         match self.in_stock {
             Some(true) => conditions.push("p.available_variants > 0".to_string()),
@@ -145,8 +131,8 @@ impl ProductQuery {
         }
         let mut variant_conditions = Vec::new();
         for (name, values) in &self.options {
-            let name = statement.bind(Bind::Text(name.clone()));
-            let values: Vec<String> = values.iter().map(|value| statement.bind(Bind::Text(value.clone()))).collect();
+            let name = statement.bind(Arg::Text(name.clone()));
+            let values: Vec<String> = values.iter().map(|value| statement.bind(Arg::Text(value.clone()))).collect();
             variant_conditions.push(format!(
                 "EXISTS (SELECT 1 FROM variant_options o WHERE o.sku = v.sku AND o.name = {name} AND o.value IN ({}))",
                 values.join(", ")
@@ -167,13 +153,13 @@ impl ProductQuery {
                 format!("SELECT {columns}, CAST(0 AS DOUBLE PRECISION) AS score FROM products p")
             }
             (Some(stems), true) => {
-                let query = statement.bind(Bind::Text(stems.join(" & ")));
+                let query = statement.bind(Arg::Text(stems.join(" & ")));
                 conditions.push(format!("p.search_document @@ to_tsquery('simple', {query})"));
                 format!("SELECT {columns}, CAST(ts_rank(p.search_document, to_tsquery('simple', {query})) AS DOUBLE PRECISION) AS score FROM products p")
             }
             (Some(stems), false) => {
                 let phrase: Vec<String> = stems.iter().map(|stem| format!("\"{stem}\"")).collect();
-                let query = statement.bind(Bind::Text(phrase.join(" ")));
+                let query = statement.bind(Arg::Text(phrase.join(" ")));
                 conditions.push(format!("products_search MATCH {query}"));
                 // bm25 is lower for a better match; names weigh ten times descriptions.
                 format!("SELECT {columns}, -bm25(products_search, 10.0, 1.0) AS score FROM products_search JOIN products p ON p.rowid = products_search.rowid")
@@ -203,11 +189,11 @@ impl ProductQuery {
     }
 
     /// The sort value a cursor key holds, typed for binding.
-    fn cursor_value(&self, value: &str) -> Option<Bind> {
+    fn cursor_value(&self, value: &str) -> Option<Arg> {
         Some(match self.sort {
-            ProductSortKey::Relevance => Bind::Float(value.parse().ok().filter(|score: &f64| score.is_finite())?),
-            ProductSortKey::Price => Bind::Int(value.parse().ok()?),
-            ProductSortKey::Name | ProductSortKey::Newest => Bind::Text(value.to_string()),
+            ProductSortKey::Relevance => Arg::Float(value.parse().ok().filter(|score: &f64| score.is_finite())?),
+            ProductSortKey::Price => Arg::Int(value.parse().ok()?),
+            ProductSortKey::Name | ProductSortKey::Newest => Arg::Text(value.to_string()),
         })
     }
 }
@@ -236,7 +222,7 @@ pub async fn list_products(db: &Db, query: &ProductQuery, window: &PageWindow) -
         let invalid = || ApiError::BadUserInput(format!("the cursor is not a valid {} cursor", query.cursor_kind()));
         let (slug, value) = key.split_once('|').ok_or_else(invalid)?;
         let value = query.cursor_value(value).ok_or_else(invalid)?;
-        let (value, slug) = (statement.bind(value), statement.bind(Bind::Text(slug.to_string())));
+        let (value, slug) = (statement.bind(value), statement.bind(Arg::Text(slug.to_string())));
         // Row values compare the sort column, then the slug that breaks ties.
         filter = format!(" WHERE ({column}, slug) {beyond} ({value}, {slug})");
     }

@@ -15,7 +15,7 @@ use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 use kit::db::Db;
 use kit::graph::GraphClient;
 
-pub use review::{NewReview, insert_review};
+pub use review::{NewReview, insert_review, insert_reviews};
 pub use schema::{Mutation, Query};
 
 pub const NAME: &str = "reviews";

@@ -1,6 +1,6 @@
 //! Reviews and ratings, and the purchases that make a review verified.
 
-use kit::db::{Batches, Db, OneByKey, is_unique_violation, one_by_key};
+use kit::db::{Arg, Batches, Db, OneByKey, is_unique_violation, one_by_key};
 use kit::domain::Rating;
 use sqlx::AnyConnection;
 
@@ -128,6 +128,31 @@ pub async fn insert_review(db: &Db, review: &NewReview<'_>) -> Result<Option<Rev
         Err(error) if is_unique_violation(&error) => Ok(None),
         Err(error) => Err(error),
     }
+}
+
+/// Loads reviews of a catalog that has no sales yet (the seed), many to a
+/// statement, awaiting moderation and unverified; a customer's second
+/// review of a product is skipped. Answers how many were added.
+pub async fn insert_reviews(db: &Db, reviews: &[NewReview<'_>]) -> Result<u64, sqlx::Error> {
+    let text = |value: &str| Arg::Text(value.to_string());
+    let now = kit::db::now();
+    let rows: Vec<Vec<Arg>> = reviews
+        .iter()
+        .map(|r| {
+            let (status, title) = (ReviewStatus::Pending.as_str(), Arg::OptionalText(r.title.map(str::to_string)));
+            vec![text(&kit::db::new_id()), text(r.product_id), text(r.customer_id), text(r.author_name), Arg::Int(r.rating.get()), title, text(r.body), text(status), Arg::Int(0), text(&now)]
+        })
+        .collect();
+    let mut tx = db.begin().await?;
+    let inserted = kit::db::insert_rows(
+        &mut tx,
+        "INSERT INTO reviews (id, product_id, customer_id, author_name, rating, title, body, status, verified_purchase, created_at)",
+        "ON CONFLICT DO NOTHING",
+        &rows,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(inserted)
 }
 
 /// A moderator's decision: the review is APPROVED or REJECTED (and hidden);
