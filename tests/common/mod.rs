@@ -185,9 +185,16 @@ async fn spawn(storage: Storage, bus: BusConfig, setup: Setup, work_dir: PathBuf
         trusted_documents_only,
         playground_headers,
     })
-    .await
-    .expect("the supergraph starts");
-    TestApp { supergraph, http: reqwest::Client::new(), work_dir, storage, bus, faults }
+    .await;
+    match supergraph {
+        Ok(supergraph) => TestApp { supergraph, http: reqwest::Client::new(), work_dir, storage, bus, faults },
+        Err(error) => {
+            // Nothing may be left behind by a start that failed half way either.
+            let removed = storage.remove().await.and(bus.remove().await);
+            let _ = std::fs::remove_dir_all(&work_dir);
+            panic!("the supergraph starts: {error:#} (its databases and stream removed: {removed:?})");
+        }
+    }
 }
 
 /// A test leaves nothing behind: its databases and its NATS stream are

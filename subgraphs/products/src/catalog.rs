@@ -340,7 +340,17 @@ pub async fn set_availability(db: &Db, stock: &[(String, i64)]) -> anyhow::Resul
     let now = kit::db::now();
     let rows: Vec<Vec<Arg>> = stock.iter().map(|(sku, available)| vec![Arg::Text(sku.clone()), Arg::Int(*available), Arg::Int(0), Arg::Text(now.clone())]).collect();
     insert_rows(&mut tx, "INSERT INTO stock_availability (sku, available, version, updated_at)", "ON CONFLICT DO NOTHING", &rows).await?;
-    sqlx::query(&format!("UPDATE products SET available_variants = ({AVAILABLE_VARIANTS})")).execute(&mut *tx).await?;
+    // One pass over the new rows (a correlated subquery per product is slow on
+    // tables PostgreSQL has no statistics for yet).
+    sqlx::query(
+        "UPDATE products SET available_variants = counted.n FROM \
+         (SELECT v.product_id, COUNT(*) AS n FROM variants v JOIN stock_availability a ON a.sku = v.sku WHERE a.available > 0 GROUP BY v.product_id) counted \
+         WHERE counted.product_id = products.id",
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
+    // Fresh statistics, so the first listings are planned for the catalog's real size.
+    sqlx::query("ANALYZE").execute(db).await?;
     Ok(())
 }
