@@ -40,7 +40,7 @@ async fn only_trusted_documents_are_served_to_the_public_and_partners_may_explor
     // storefront file has it (no __typename, its own layout).
     let full_text = send(&app, json!({ "query": body }), None).await;
     assert_eq!(full_text["data"], by_hash["data"], "{full_text}");
-    let as_written = send(&app, json!({ "query": "query Categories {\n  categories { slug name productCount parent { slug } }\n}" }), None).await;
+    let as_written = send(&app, json!({ "query": "query Categories {\n  categories { slug name productCount parent { slug } children { slug } }\n}" }), None).await;
     assert!(as_written["data"]["categories"].as_array().is_some_and(|c| !c.is_empty()), "{as_written}");
 
     let own_document = json!({ "query": "{ categories { slug } }" });
