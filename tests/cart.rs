@@ -13,6 +13,7 @@ on_both_backends!(
     a_customer_cart_is_invisible_and_forbidden_to_others,
     a_price_change_shows_in_the_cart_at_once,
     concurrent_adds_all_land,
+    a_cart_holds_one_currency,
 );
 
 async fn create_cart(app: &common::TestApp, token: Option<&str>) -> String {
@@ -151,4 +152,36 @@ async fn concurrent_adds_all_land(backend: Backend) {
     let body = app.operation("Cart", json!({ "id": cart }), None).await;
     assert_eq!(body["data"]["cart"]["lines"][0]["quantity"], 20);
     assert_eq!(body["data"]["cart"]["lines"].as_array().unwrap().len(), 1);
+}
+
+async fn a_cart_holds_one_currency(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut skus = Vec::new();
+    for product in app.first_products(2).await {
+        let page = app.operation("ProductPage", json!({ "slug": product["slug"] }), None).await;
+        skus.push(page["data"]["product"]["variants"][0]["sku"].as_str().unwrap().to_string());
+    }
+    let (dollars, euros) = (&skus[0], &skus[1]);
+    let staff = token_with_scopes("staff", &["catalog:write"]);
+    let priced = app.operation("SetVariantPrice", json!({ "sku": euros, "price": { "amount": "19.99", "currencyCode": "EUR" } }), Some(&staff)).await;
+    assert_eq!(priced["data"]["setVariantPrice"]["variant"]["price"]["currencyCode"], "EUR", "{priced}");
+
+    let cart = create_cart(&app, None).await;
+    add(&app, &cart, dollars, 1, None).await;
+    let refused = add(&app, &cart, euros, 1, None).await;
+    assert_eq!(user_error_codes(&refused), ["CURRENCY_MISMATCH"], "{refused}");
+    let body = app.operation("Cart", json!({ "id": cart }), None).await;
+    let view = &body["data"]["cart"];
+    assert_eq!(view["lines"].as_array().unwrap().len(), 1, "nothing changed: {body}");
+    assert_eq!(view["subtotal"]["currencyCode"], "USD");
+
+    // A cart in euros refuses dollars until its last euro line goes.
+    let cart = create_cart(&app, None).await;
+    let first = add(&app, &cart, euros, 2, None).await;
+    assert_eq!(first["cart"]["subtotal"], json!({ "amount": "39.98", "currencyCode": "EUR" }), "{first}");
+    assert_eq!(user_error_codes(&add(&app, &cart, dollars, 1, None).await), ["CURRENCY_MISMATCH"]);
+    let line = first["cart"]["lines"][0]["id"].clone();
+    app.operation("RemoveCartLine", json!({ "cartId": cart, "lineId": line }), None).await;
+    let switched = add(&app, &cart, dollars, 1, None).await;
+    assert_eq!(switched["cart"]["subtotal"]["currencyCode"], "USD", "{switched}");
 }

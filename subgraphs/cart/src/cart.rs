@@ -63,8 +63,8 @@ pub async fn create_cart(db: &Db, customer_id: Option<&str>) -> Result<CartRow, 
 /// A change to an open cart's lines, already validated at the edge.
 #[derive(Debug)]
 pub enum CartEdit<'a> {
-    /// Adds to the line for `sku`, creating it if needed.
-    Add { sku: &'a Sku, quantity: Quantity },
+    /// Adds to the line for `sku` (priced in `currency`), creating it if needed.
+    Add { sku: &'a Sku, quantity: Quantity, currency: &'a str },
     /// Sets a line's quantity.
     Set { line_id: &'a str, quantity: Quantity },
     Remove { line_id: &'a str },
@@ -77,6 +77,8 @@ pub enum EditOutcome {
     LineNotFound,
     /// The line would hold more than `Quantity::MAX`.
     QuantityLimit,
+    /// The sku is priced in another currency than the cart's (given).
+    CurrencyMismatch(String),
 }
 
 #[tracing::instrument(skip(db))]
@@ -91,8 +93,24 @@ pub async fn edit_cart(db: &Db, cart_id: &str, edit: CartEdit<'_>) -> Result<Edi
     if claimed.rows_affected() == 0 {
         return Ok(EditOutcome::CartClosed);
     }
+    if let CartEdit::Add { currency, .. } = edit {
+        // The cart row is ours until commit (claimed above), so two adds in
+        // different currencies cannot both set it.
+        let kept = sqlx::query(
+            "UPDATE carts SET currency = $1 WHERE id = $2 \
+             AND (currency IS NULL OR currency = $1 OR NOT EXISTS (SELECT 1 FROM cart_lines WHERE cart_id = $2))",
+        )
+        .bind(currency)
+        .bind(cart_id)
+        .execute(&mut *tx)
+        .await?;
+        if kept.rows_affected() == 0 {
+            let held: Option<String> = sqlx::query_scalar("SELECT currency FROM carts WHERE id = $1").bind(cart_id).fetch_one(&mut *tx).await?;
+            return Ok(EditOutcome::CurrencyMismatch(held.unwrap_or_default()));
+        }
+    }
     let changed = match edit {
-        CartEdit::Add { sku, quantity } => sqlx::query(
+        CartEdit::Add { sku, quantity, .. } => sqlx::query(
             "INSERT INTO cart_lines (id, cart_id, sku, quantity, created_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = cart_lines.quantity + excluded.quantity \
              WHERE cart_lines.quantity + excluded.quantity <= $6",

@@ -21,7 +21,7 @@ pub use schema::{Mutation, Query};
 pub const NAME: &str = "cart";
 
 /// The cart, as a process runs it.
-pub const SUBGRAPH: Subgraph = Subgraph { name: NAME, migrator, engine_migrator: None, sdl, graph_reads: &[schema::CATALOG_PRICES, schema::SKU_EXISTS], start };
+pub const SUBGRAPH: Subgraph = Subgraph { name: NAME, migrator, engine_migrator: None, sdl, graph_reads: &[schema::CATALOG_PRICES, schema::VARIANT_CURRENCY], start };
 
 pub fn migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("../../migrations/cart")

@@ -256,10 +256,10 @@ impl Mutation {
             (Ok(sku), Ok(quantity)) => (sku, quantity),
             (_, Err(error)) | (Err(error), _) => return Ok(CartPayload::failed(error)),
         };
-        if !sku_exists(ctx, &sku).await? {
+        let Some(currency) = variant_currency(ctx, &sku).await? else {
             return Ok(CartPayload::failed(UserError::new("UNKNOWN_SKU", "sku", format!("no variant has sku {}", sku.as_str()))));
-        }
-        edit(ctx, &cart_id, CartEdit::Add { sku: &sku, quantity }).await
+        };
+        edit(ctx, &cart_id, CartEdit::Add { sku: &sku, quantity, currency: &currency }).await
     }
 
     /// Sets a line's quantity; 0 removes the line.
@@ -303,6 +303,9 @@ async fn edit(ctx: &Context<'_>, cart_id: &str, change: CartEdit<'_>) -> Result<
             CartPayload::failed(UserError::new("LINE_NOT_FOUND", "lineId", "this cart has no such line"))
         }
         EditOutcome::QuantityLimit => CartPayload::failed(Quantity::invalid("quantity")),
+        EditOutcome::CurrencyMismatch(held) => {
+            CartPayload::failed(UserError::new("CURRENCY_MISMATCH", "sku", format!("this cart is in {held}, and the sku is priced in another currency")))
+        }
     })
 }
 
@@ -344,17 +347,23 @@ async fn catalog_prices<'s>(ctx: &Context<'_>, skus: impl IntoIterator<Item = &'
         .collect()
 }
 
-pub(crate) const SKU_EXISTS: &str = "query ($sku: ID!) { variant(sku: $sku) { sku } }";
+pub(crate) const VARIANT_CURRENCY: &str = "query ($sku: ID!) { variant(sku: $sku) { price { currencyCode } } }";
 
-/// Asks the catalog, through the router, whether the sku exists.
-async fn sku_exists(ctx: &Context<'_>, sku: &Sku) -> Result<bool, ApiError> {
+/// The currency the catalog prices the sku in, through the router; None when there is no such sku.
+async fn variant_currency(ctx: &Context<'_>, sku: &Sku) -> Result<Option<String>, ApiError> {
     #[derive(Deserialize)]
     struct Data {
-        variant: Option<serde_json::Value>,
+        variant: Option<VariantView>,
     }
-    let data: Data = ctx
-        .data_unchecked::<GraphClient>()
-        .query(SKU_EXISTS, serde_json::json!({ "sku": sku.as_str() }), None)
-        .await?;
-    Ok(data.variant.is_some())
+    #[derive(Deserialize)]
+    struct VariantView {
+        price: PriceView,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct PriceView {
+        currency_code: String,
+    }
+    let data: Data = ctx.data_unchecked::<GraphClient>().query(VARIANT_CURRENCY, serde_json::json!({ "sku": sku.as_str() }), None).await?;
+    Ok(data.variant.map(|variant| variant.price.currency_code))
 }
