@@ -23,6 +23,7 @@ on_both_backends!(
     an_unsettled_reservation_is_released_after_its_ttl,
     a_confirmation_made_while_inventory_is_down_past_the_ttl_keeps_its_stock_and_payment,
     orders_settling_around_the_ttl_settle_one_way_in_every_subgraph,
+    addresses_are_checked_for_their_country_and_kept_on_the_order,
     order_status_changes_are_pushed_through_the_router,
     a_confirmed_order_makes_reviews_verified_purchases,
     the_trace_context_of_placeorder_reaches_every_event_of_the_saga,
@@ -544,4 +545,57 @@ async fn the_trace_context_of_placeorder_reaches_every_event_of_the_saga(backend
     assert_eq!(traced(Subgraph::Orders).await, ["OrderPlaced", "OrderConfirmed"]);
     // The reservation, and the stock levels it and the sale changed.
     assert_eq!(traced(Subgraph::Inventory).await, ["StockLevelChanged", "InventoryReserved", "StockLevelChanged"]);
+}
+
+async fn addresses_are_checked_for_their_country_and_kept_on_the_order(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let sku = app.sku_with_stock(1).await;
+    stock_exactly(&app, &sku, 20).await;
+    let token = customer_token("addressed");
+    let address = |region: Option<&str>, postal: &str, country: &str| {
+        json!({ "name": "Ada Lovelace", "line1": "12 Analytical Row", "city": "Somewhere", "region": region, "postalCode": postal, "country": country })
+    };
+    let place = |cart: String, key: &str, shipping: Value, billing: Option<Value>| {
+        let (app, token, key) = (&app, &token, key.to_string());
+        async move {
+            let input = json!({ "cartId": cart, "idempotencyKey": key, "paymentToken": "tok_visa", "shippingAddress": shipping, "billingAddress": billing });
+            app.operation("PlaceOrder", json!({ "input": input }), Some(token)).await["data"]["placeOrder"].clone()
+        }
+    };
+
+    // Refused, naming the part at fault; nothing is ordered.
+    let refusals = [
+        (address(None, "10001", "US"), "INVALID_ADDRESS", "input.shippingAddress.region"),
+        (address(Some("NY"), "1000", "US"), "INVALID_ADDRESS", "input.shippingAddress.postalCode"),
+        (address(None, "SW1A", "GB"), "INVALID_ADDRESS", "input.shippingAddress.postalCode"),
+        (address(None, "123", "DE"), "INVALID_ADDRESS", "input.shippingAddress.postalCode"),
+        (address(None, "75001", "XX"), "INVALID_COUNTRY", "input.shippingAddress.country"),
+    ];
+    let (cart, _) = cart_with(&app, &token, &sku, 1).await;
+    for (index, (shipping, code, field)) in refusals.into_iter().enumerate() {
+        let refused = place(cart.clone(), &format!("bad-{index}"), shipping, None).await;
+        assert_eq!(user_error_codes(&refused), [code], "{refused}");
+        let at: Vec<&str> = refused["userErrors"][0]["field"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+        assert_eq!(at.join("."), field);
+    }
+    assert_eq!(count(&app, Subgraph::Orders, "SELECT COUNT(*) FROM orders").await, 0);
+
+    // Kept on the order as checked (the UK postcode in its usual form); billing defaults to shipping.
+    let placed = place(cart, "us", address(Some("ny"), "10001-1234", "us"), None).await;
+    let id = placed["order"]["id"].as_str().unwrap_or_else(|| panic!("{placed}")).to_string();
+    let shown = order(&app, &token, &id).await;
+    assert_eq!(shown["shippingAddress"]["region"], "NY", "{shown}");
+    assert_eq!(shown["shippingAddress"]["country"], "US");
+    assert_eq!(shown["billingAddress"], shown["shippingAddress"]);
+    for (key, shipping) in [("gb", address(None, "sw1a1aa", "GB")), ("de", address(None, "10115", "DE")), ("fr", address(None, "75001", "FR"))] {
+        let (cart, _) = cart_with(&app, &token, &sku, 1).await;
+        let billing = address(Some("Ontario"), "K1A 0B1", "CA");
+        let placed = place(cart, key, shipping.clone(), Some(billing.clone())).await;
+        let shown = order(&app, &token, placed["order"]["id"].as_str().unwrap_or_else(|| panic!("{placed}"))).await;
+        assert_eq!(shown["shippingAddress"]["country"], shipping["country"], "{shown}");
+        assert_eq!(shown["billingAddress"]["country"], "CA");
+        if key == "gb" {
+            assert_eq!(shown["shippingAddress"]["postalCode"], "SW1A 1AA");
+        }
+    }
 }

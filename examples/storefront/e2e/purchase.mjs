@@ -101,7 +101,10 @@ try {
     });
   step(`${await page.getByTestId('signed-in-as').innerText()}, the guest cart still holds ${await page.getByTestId('cart-line').count()} line(s)`);
 
-  step('check out with tok_visa');
+  step('ship to an address in London and check out with tok_visa');
+  for (const [part, value] of [['name', 'Ada Lovelace'], ['line1', '12 Analytical Row'], ['city', 'London'], ['postalCode', 'sw1a 1aa'], ['country', 'GB']]) {
+    await page.getByTestId(`address-${part}`).fill(value);
+  }
   await page.getByTestId('payment-token').selectOption('tok_visa');
   await page.getByTestId('checkout').click();
   await page.waitForURL('**/orders/*', { timeout: 15_000 }).catch(async () => {
@@ -121,6 +124,8 @@ try {
     .catch(() => {});
   const final = await status.innerText();
   if (final !== 'CONFIRMED') throw new Error(`the order is ${final}, not CONFIRMED`);
+  const shipsTo = await page.getByTestId('shipping-address').innerText();
+  if (!shipsTo.includes('SW1A 1AA')) throw new Error(`the order page shows no shipping address: ${shipsTo}`);
   step(`order CONFIRMED; timeline: ${(await page.getByTestId('order-timeline').locator('li').allInnerTexts()).join(' | ')}`);
 } catch (error) {
   // Playwright's messages go on with a call log: the first line says it.

@@ -148,6 +148,94 @@ impl CountryCode {
     }
 }
 
+/// A postal address, validated for the country it is in: the fields every
+/// address needs, and for US, GB, DE and FR the postal code's shape (and
+/// the US state).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Address {
+    pub name: String,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    /// A US state's two-letter code; free text elsewhere.
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: String,
+}
+
+/// The US states, DC and the territories a US address may name.
+const US_STATES: &str = "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR PA \
+    RI SC SD TN TX UT VT VA WA WV WI WY DC PR GU VI AS MP";
+
+impl Address {
+    /// `field` is the input's path (e.g. "input.shippingAddress"); each error names the part at fault.
+    #[allow(clippy::too_many_arguments)]
+    pub fn parse(
+        field: &str,
+        name: &str,
+        line1: &str,
+        line2: Option<&str>,
+        city: &str,
+        region: Option<&str>,
+        postal_code: Option<&str>,
+        country: &str,
+    ) -> Result<Address, UserError> {
+        let country = CountryCode::parse(&format!("{field}.country"), country)?;
+        let required = |part: &str, text: &str, max: usize| -> Result<String, UserError> {
+            let text = text.trim();
+            if text.is_empty() || text.chars().count() > max {
+                return Err(UserError::new("INVALID_ADDRESS", &format!("{field}.{part}"), format!("{part} is required, at most {max} characters")));
+            }
+            Ok(text.to_string())
+        };
+        let optional = |part: &str, text: Option<&str>, max: usize| -> Result<Option<String>, UserError> {
+            match text.map(str::trim).filter(|text| !text.is_empty()) {
+                Some(text) => required(part, text, max).map(Some),
+                None => Ok(None),
+            }
+        };
+        let invalid = |part: &str, message: String| UserError::new("INVALID_ADDRESS", &format!("{field}.{part}"), message);
+        let mut region = optional("region", region, 100)?;
+        let mut postal_code = optional("postalCode", postal_code, 16)?.map(|code| code.to_ascii_uppercase());
+        let digits = |code: &str, count: usize| code.len() == count && code.bytes().all(|b| b.is_ascii_digit());
+        match country.as_str() {
+            "US" => {
+                let state = region.as_deref().map(str::to_ascii_uppercase).filter(|state| US_STATES.split_ascii_whitespace().any(|known| known == state));
+                region = Some(state.ok_or_else(|| invalid("region", "a US address needs its state's two-letter code, e.g. NY".into()))?);
+                let zip = postal_code.as_deref().filter(|code| digits(code, 5) || (code.len() == 10 && digits(&code[..5], 5) && &code[5..6] == "-" && digits(&code[6..], 4)));
+                if zip.is_none() {
+                    return Err(invalid("postalCode", "a US ZIP code is 5 digits, or 5+4 like 10001-1234".into()));
+                }
+            }
+            "GB" => {
+                let compact: String = postal_code.as_deref().unwrap_or_default().chars().filter(|c| *c != ' ').collect();
+                let (outward, inward) = compact.split_at(compact.len().saturating_sub(3));
+                let inward_ok = inward.len() == 3 && inward.as_bytes()[0].is_ascii_digit() && inward.bytes().skip(1).all(|b| b.is_ascii_alphabetic());
+                let outward_ok = (2..=4).contains(&outward.len()) && outward.as_bytes()[0].is_ascii_alphabetic() && outward.bytes().all(|b| b.is_ascii_alphanumeric());
+                if !(inward_ok && outward_ok) {
+                    return Err(invalid("postalCode", "a UK postcode looks like SW1A 1AA".into()));
+                }
+                postal_code = Some(format!("{outward} {inward}"));
+            }
+            "DE" | "FR" => {
+                if !postal_code.as_deref().is_some_and(|code| digits(code, 5)) {
+                    return Err(invalid("postalCode", format!("a postal code in {} is 5 digits", country.as_str())));
+                }
+            }
+            _ => {}
+        }
+        Ok(Address {
+            name: required("name", name, 100)?,
+            line1: required("line1", line1, 200)?,
+            line2: optional("line2", line2, 200)?,
+            city: required("city", city, 100)?,
+            region,
+            postal_code,
+            country: country.as_str().to_string(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,5 +283,22 @@ mod tests {
         for bad in ["", "D", "DEU", "XX", "ZZ"] {
             assert_eq!(CountryCode::parse("country", bad).unwrap_err().code, "INVALID_COUNTRY", "{bad}");
         }
+    }
+
+    #[test]
+    fn addresses_are_checked_for_their_country() {
+        let parse = |region: Option<&str>, postal: Option<&str>, country: &str| Address::parse("a", "Ada", "1 Main St", None, "Town", region, postal, country);
+        assert_eq!(parse(Some("ny"), Some("10001"), "us").unwrap().region.as_deref(), Some("NY"));
+        assert!(parse(Some("NY"), Some("10001-1234"), "US").is_ok());
+        assert_eq!(parse(None, Some("10001"), "US").unwrap_err().field.unwrap().join("."), "a.region");
+        assert_eq!(parse(Some("ZZ"), Some("10001"), "US").unwrap_err().field.unwrap().join("."), "a.region");
+        assert_eq!(parse(Some("NY"), Some("1000"), "US").unwrap_err().field.unwrap().join("."), "a.postalCode");
+        assert_eq!(parse(None, Some("sw1a1aa"), "GB").unwrap().postal_code.as_deref(), Some("SW1A 1AA"));
+        assert_eq!(parse(None, Some("12345X"), "GB").unwrap_err().code, "INVALID_ADDRESS");
+        assert!(parse(None, Some("10115"), "DE").is_ok());
+        assert_eq!(parse(None, Some("7500"), "FR").unwrap_err().field.unwrap().join("."), "a.postalCode");
+        assert!(parse(None, None, "JP").is_ok(), "elsewhere the postal code is free");
+        assert_eq!(parse(None, None, "XX").unwrap_err().code, "INVALID_COUNTRY");
+        assert_eq!(Address::parse("a", " ", "1 Main St", None, "Town", None, None, "JP").unwrap_err().field.unwrap().join("."), "a.name");
     }
 }

@@ -11,7 +11,7 @@ use async_graphql::Enum;
 use events::contracts::{OrderCancelled, OrderConfirmed, OrderLine, OrderPlaced, OrderRejected, PaymentFailed};
 use events::{Envelope, Outbox, Trace, record};
 use kit::db::{Batches, Db, ManyByKey, OneByKey, many_by_key, new_id, now, one_by_key};
-use kit::domain::IdempotencyKey;
+use kit::domain::{Address, IdempotencyKey};
 use kit::error::{ApiError, UserError};
 use kit::graph::GraphClient;
 use kit::idempotency::{Keyed, Recalled, key_reused};
@@ -66,6 +66,9 @@ pub struct OrderRow {
     pub payment_token: Option<String>,
     pub correlation_id: Option<String>,
     pub traceparent: Option<String>,
+    /// JSON of kit::domain::Address.
+    pub shipping_address: Option<String>,
+    pub billing_address: Option<String>,
 }
 
 impl OrderRow {
@@ -85,7 +88,8 @@ impl OrderRow {
     }
 }
 
-const ORDER_COLUMNS: &str = "id, number, customer_id, cart_id, status, total_minor, currency, payment_token, correlation_id, traceparent";
+const ORDER_COLUMNS: &str =
+    "id, number, customer_id, cart_id, status, total_minor, currency, payment_token, correlation_id, traceparent, shipping_address, billing_address";
 
 pub async fn find_order<'c>(executor: impl sqlx::Executor<'c, Database = sqlx::Any>, id: &str) -> Result<Option<OrderRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1")).bind(id).fetch_optional(executor).await
@@ -317,6 +321,9 @@ pub struct PlaceOrder<'a> {
     pub idempotency_key: &'a IdempotencyKey,
     pub payment_token: &'a str,
     pub expected_total: Option<Money>,
+    /// Where it ships, and who is billed (the shipping address unless given).
+    pub shipping_address: Option<Address>,
+    pub billing_address: Option<Address>,
     /// The customer's own Authorization header, to read the cart as them.
     pub authorization: Option<&'a str>,
     pub trace: &'a Trace,
@@ -331,7 +338,13 @@ impl PlaceOrder<'_> {
             operation: "placeOrder",
             owner: self.customer_id,
             key: self.idempotency_key,
-            fingerprint: vec![self.cart_id.to_string(), self.payment_token.to_string(), expected.unwrap_or_default()],
+            fingerprint: vec![
+                self.cart_id.to_string(),
+                self.payment_token.to_string(),
+                expected.unwrap_or_default(),
+                json_of(&self.shipping_address).unwrap_or_default(),
+                json_of(&self.billing_address).unwrap_or_default(),
+            ],
         }
     }
 }
@@ -482,13 +495,18 @@ async fn release_cart_claim(tx: &mut AnyConnection, order: &OrderRow) -> Result<
     Ok(())
 }
 
+/// An address as the order row stores it.
+fn json_of(address: &Option<Address>) -> Option<String> {
+    address.as_ref().map(|address| serde_json::to_string(address).expect("an address serializes"))
+}
+
 /// Writes the order, its lines, its first timeline entry and OrderPlaced.
 async fn insert_order(tx: &mut AnyConnection, order_id: &str, request: &PlaceOrder<'_>, cart: &PricedCart) -> anyhow::Result<()> {
     let now = now();
     let number = format!("SO-{}", &uuid::Uuid::new_v4().simple().to_string()[..10].to_uppercase());
     sqlx::query(
-        "INSERT INTO orders (id, number, customer_id, cart_id, status, total_minor, currency, created_at, updated_at, payment_token, correlation_id, traceparent) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11)",
+        "INSERT INTO orders (id, number, customer_id, cart_id, status, total_minor, currency, created_at, updated_at, payment_token, correlation_id, traceparent, \
+         shipping_address, billing_address) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13)",
     )
     .bind(order_id)
     .bind(&number)
@@ -501,6 +519,8 @@ async fn insert_order(tx: &mut AnyConnection, order_id: &str, request: &PlaceOrd
     .bind(request.payment_token)
     .bind(&request.trace.correlation_id)
     .bind(&request.trace.traceparent)
+    .bind(json_of(&request.shipping_address))
+    .bind(json_of(&request.billing_address))
     .execute(&mut *tx)
     .await?;
     for (position, line) in cart.lines.iter().enumerate() {

@@ -9,7 +9,7 @@ use kit::auth::Viewer;
 use kit::db::Db;
 use kit::error::{ApiError, UserError};
 use events::{Bus, Outbox, Trace};
-use kit::domain::IdempotencyKey;
+use kit::domain::{Address, IdempotencyKey};
 use kit::graph::GraphClient;
 use kit::money::{Money, MoneyInput};
 use kit::page::{PageInfo, PageRequest};
@@ -48,6 +48,16 @@ impl Order {
     /// Where the order stands now; `timeline` tells how it got there.
     async fn status(&self) -> Result<OrderStatus> {
         Ok(self.0.status().map_err(ApiError::from)?)
+    }
+
+    /// Where the order ships; null when it was placed without an address.
+    async fn shipping_address(&self) -> Result<Option<PostalAddress>> {
+        Ok(stored_address(self.0.shipping_address.as_deref())?)
+    }
+
+    /// Who is billed: the shipping address unless checkout gave another; null without an address.
+    async fn billing_address(&self) -> Result<Option<PostalAddress>> {
+        Ok(stored_address(self.0.billing_address.as_deref())?)
     }
 
     /// What the order costs: the sum of its lines at the prices fixed when it was placed.
@@ -225,6 +235,60 @@ pub struct PlaceOrderInput {
     pub payment_token: String,
     /// The total the shopper saw; when the catalog's total differs, no order is made.
     pub expected_total: Option<MoneyInput>,
+    /// Where the order ships, checked for its country (postal code shape for US, GB, DE and FR; the state for the US).
+    pub shipping_address: Option<AddressInput>,
+    /// Who is billed; the shipping address when left out.
+    pub billing_address: Option<AddressInput>,
+}
+
+/// A postal address as a shopper types it.
+#[derive(InputObject, Clone)]
+pub struct AddressInput {
+    /// Who receives it.
+    pub name: String,
+    /// Street and number.
+    pub line1: String,
+    /// Flat, floor, building.
+    pub line2: Option<String>,
+    /// City or town.
+    pub city: String,
+    /// State, county or province; for the US the two-letter state code, required.
+    pub region: Option<String>,
+    /// Postal or ZIP code; required in the US, GB, DE and FR.
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2 country code, e.g. US, GB, DE, FR.
+    pub country: String,
+}
+
+impl AddressInput {
+    fn parse(&self, field: &str) -> Result<Address, UserError> {
+        Address::parse(field, &self.name, &self.line1, self.line2.as_deref(), &self.city, self.region.as_deref(), self.postal_code.as_deref(), &self.country)
+    }
+}
+
+/// A postal address on an order, as checkout validated it.
+#[derive(SimpleObject, Clone)]
+pub struct PostalAddress {
+    /// Who receives it.
+    pub name: String,
+    /// Street and number.
+    pub line1: String,
+    /// Flat, floor, building.
+    pub line2: Option<String>,
+    /// City or town.
+    pub city: String,
+    /// State, county or province.
+    pub region: Option<String>,
+    /// Postal or ZIP code.
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: String,
+}
+
+fn stored_address(json: Option<&str>) -> Result<Option<PostalAddress>, ApiError> {
+    let Some(json) = json else { return Ok(None) };
+    let a: Address = serde_json::from_str(json).map_err(|error| ApiError::Internal(anyhow::anyhow!("a stored address does not read: {error}")))?;
+    Ok(Some(PostalAddress { name: a.name, line1: a.line1, line2: a.line2, city: a.city, region: a.region, postal_code: a.postal_code, country: a.country }))
 }
 
 /// The answer to placing or cancelling an order: the order as it now is, or why the request was refused.
@@ -267,8 +331,18 @@ impl Mutation {
                 format!("paymentToken must be 1 to {MAX_PAYMENT_TOKEN_LENGTH} characters"),
             )));
         }
+        let shipping_address = match input.shipping_address.as_ref().map(|address| address.parse("input.shippingAddress")).transpose() {
+            Ok(address) => address,
+            Err(error) => return Ok(OrderPayload::failed(error)),
+        };
+        let billing_address = match input.billing_address.as_ref().map(|address| address.parse("input.billingAddress")).transpose() {
+            Ok(address) => address.or_else(|| shipping_address.clone()),
+            Err(error) => return Ok(OrderPayload::failed(error)),
+        };
         let request = PlaceOrder {
             customer_id,
+            shipping_address,
+            billing_address,
             cart_id: &input.cart_id,
             idempotency_key: &idempotency_key,
             payment_token: &input.payment_token,

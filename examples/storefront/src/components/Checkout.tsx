@@ -19,6 +19,14 @@ export function Checkout({ cartId, total }: Props) {
   const signedIn = useStored('token') !== null;
   const navigate = useNavigate();
   const [paymentToken, setPaymentToken] = useState('tok_visa');
+  // Where it ships; checkout checks it for its country (userErrors name the part at fault).
+  const [address, setAddress] = useState({ name: '', line1: '', city: '', region: '', postalCode: '', country: 'US' });
+  const field = (part: keyof typeof address, label: string) => (
+    <label>
+      {label}{' '}
+      <input data-testid={`address-${part}`} value={address[part]} onChange={(event) => setAddress({ ...address, [part]: event.target.value })} />
+    </label>
+  );
   // On PRICE_CHANGED the cart shows the new prices to order at.
   const [placeOrder, { data, loading, error }] = useMutation(PlaceOrderDocument, {
     refetchQueries: [CartDocument],
@@ -35,6 +43,7 @@ export function Checkout({ cartId, total }: Props) {
           // same order, so a request repeated on the way cannot order twice.
           idempotencyKey: crypto.randomUUID(),
           paymentToken,
+          shippingAddress: { ...address, region: address.region || null, postalCode: address.postalCode || null },
           // What the shopper saw: the order is refused if the total differs.
           // (Copied field by field: the cached Money also has a __typename.)
           expectedTotal: { amount: total.amount, currencyCode: total.currencyCode },
@@ -54,6 +63,11 @@ export function Checkout({ cartId, total }: Props) {
 
   return (
     <form className="checkout" onSubmit={submit}>
+      <fieldset>
+        <legend>Ship to</legend>
+        {field('name', 'Name')} {field('line1', 'Street')} {field('city', 'City')} {field('region', 'State or region')}{' '}
+        {field('postalCode', 'Postal code')} {field('country', 'Country (ISO code)')}
+      </fieldset>
       <label>
         Payment{' '}
         <select data-testid="payment-token" value={paymentToken} onChange={(event) => setPaymentToken(event.target.value)}>

@@ -62,6 +62,14 @@ export function OrderPage() {
       <p>
         Total: <strong>{formatMoney(order.total)}</strong>
       </p>
+      {order.shippingAddress && (
+        <address data-testid="shipping-address">
+          Ships to {order.shippingAddress.name}, {order.shippingAddress.line1}
+          {order.shippingAddress.line2 && `, ${order.shippingAddress.line2}`}, {order.shippingAddress.city}
+          {order.shippingAddress.region && ` ${order.shippingAddress.region}`}
+          {order.shippingAddress.postalCode && ` ${order.shippingAddress.postalCode}`}, {order.shippingAddress.country}
+        </address>
+      )}
       <h2>Timeline</h2>
       <ol data-testid="order-timeline">
         {order.timeline.map((change) => (
