@@ -148,18 +148,25 @@ impl CountryCode {
     }
 }
 
-/// A postal address, validated for the country it is in: the fields every
-/// address needs, and for US, GB, DE and FR the postal code's shape (and
-/// the US state).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// A postal address on an order, as checkout validated it for its country:
+/// a name, street, city and country always, and for US, GB, DE and FR the
+/// postal code's shape (and the US state).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, async_graphql::SimpleObject)]
+#[graphql(name = "PostalAddress")]
 pub struct Address {
+    /// Who receives it.
     pub name: String,
+    /// Street and number.
     pub line1: String,
+    /// Flat, floor, building.
     pub line2: Option<String>,
+    /// City or town.
     pub city: String,
-    /// A US state's two-letter code; free text elsewhere.
+    /// State, county or province.
     pub region: Option<String>,
+    /// Postal or ZIP code.
     pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2 country code.
     pub country: String,
 }
 

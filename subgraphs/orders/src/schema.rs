@@ -51,12 +51,12 @@ impl Order {
     }
 
     /// Where the order ships; null when it was placed without an address.
-    async fn shipping_address(&self) -> Result<Option<PostalAddress>> {
+    async fn shipping_address(&self) -> Result<Option<Address>> {
         Ok(stored_address(self.0.shipping_address.as_deref())?)
     }
 
     /// Who is billed: the shipping address unless checkout gave another; null without an address.
-    async fn billing_address(&self) -> Result<Option<PostalAddress>> {
+    async fn billing_address(&self) -> Result<Option<Address>> {
         Ok(stored_address(self.0.billing_address.as_deref())?)
     }
 
@@ -266,29 +266,8 @@ impl AddressInput {
     }
 }
 
-/// A postal address on an order, as checkout validated it.
-#[derive(SimpleObject, Clone)]
-pub struct PostalAddress {
-    /// Who receives it.
-    pub name: String,
-    /// Street and number.
-    pub line1: String,
-    /// Flat, floor, building.
-    pub line2: Option<String>,
-    /// City or town.
-    pub city: String,
-    /// State, county or province.
-    pub region: Option<String>,
-    /// Postal or ZIP code.
-    pub postal_code: Option<String>,
-    /// ISO 3166-1 alpha-2 country code.
-    pub country: String,
-}
-
-fn stored_address(json: Option<&str>) -> Result<Option<PostalAddress>, ApiError> {
-    let Some(json) = json else { return Ok(None) };
-    let a: Address = serde_json::from_str(json).map_err(|error| ApiError::Internal(anyhow::anyhow!("a stored address does not read: {error}")))?;
-    Ok(Some(PostalAddress { name: a.name, line1: a.line1, line2: a.line2, city: a.city, region: a.region, postal_code: a.postal_code, country: a.country }))
+fn stored_address(json: Option<&str>) -> Result<Option<Address>, ApiError> {
+    json.map(|json| serde_json::from_str(json).map_err(|error| ApiError::Internal(anyhow::anyhow!("a stored address does not read: {error}")))).transpose()
 }
 
 /// The answer to placing or cancelling an order: the order as it now is, or why the request was refused.
