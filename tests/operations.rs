@@ -85,7 +85,7 @@ async fn json_logs_carry_the_request_and_trace_ids_one_line_per_request() {
     let data = tempfile::tempdir().unwrap();
     let port = commerce_supergraph::supergraph::free_port().unwrap();
     let metrics = commerce_supergraph::supergraph::free_port().unwrap();
-    let mut process = Command::new(env!("CARGO_BIN_EXE_supergraph"))
+    let process = Command::new(env!("CARGO_BIN_EXE_supergraph"))
         .args(["subgraph", "products"])
         .env("DATABASE_URL", format!("sqlite://{}/products.db?mode=rwc", data.path().display()))
         .env("PORT", port.to_string())

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses its own part of this module
 
 mod faults;
+pub mod shop;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -106,6 +106,10 @@ try {
     await page.getByTestId(`address-${part}`).fill(value);
   }
   await page.getByTestId('payment-token').selectOption('tok_visa');
+  // Shipping to the UK and VAT are quoted before anything is ordered.
+  await page.getByTestId('shipping-EXPRESS').check();
+  const quoted = await page.getByTestId('quote-total').innerText();
+  step(`quoted ${quoted} with express shipping and tax`);
   await page.getByTestId('checkout').click();
   await page.waitForURL('**/orders/*', { timeout: 15_000 }).catch(async () => {
     const errors = await page.getByTestId('user-error').or(page.getByTestId('error')).allInnerTexts();
@@ -124,6 +128,8 @@ try {
     .catch(() => {});
   const final = await status.innerText();
   if (final !== 'CONFIRMED') throw new Error(`the order is ${final}, not CONFIRMED`);
+  const charged = await page.getByTestId('order-total').innerText();
+  if (charged !== quoted) throw new Error(`the order costs ${charged}, but ${quoted} was quoted`);
   const shipsTo = await page.getByTestId('shipping-address').innerText();
   if (!shipsTo.includes('SW1A 1AA')) throw new Error(`the order page shows no shipping address: ${shipsTo}`);
   step(`order CONFIRMED; timeline: ${(await page.getByTestId('order-timeline').locator('li').allInnerTexts()).join(' | ')}`);

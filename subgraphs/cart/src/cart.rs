@@ -22,9 +22,11 @@ pub struct LineRow {
 
 const LINE_COLUMNS: &str = "id, cart_id, sku, quantity";
 
-/// A cart takes edits while OPEN; ORDERED once checkout has taken it.
+/// A cart takes edits while OPEN; ORDERED once checkout has taken it;
+/// MERGED once its lines moved into a signed-in customer's cart.
 const OPEN: &str = "OPEN";
 const ORDERED: &str = "ORDERED";
+const MERGED: &str = "MERGED";
 
 pub struct Loaders {
     pub lines_by_cart: ManyByKey<LineRow>,
@@ -148,6 +150,105 @@ pub async fn edit_cart(db: &Db, cart_id: &str, edit: CartEdit<'_>) -> Result<Edi
     }
     tx.commit().await?;
     Ok(EditOutcome::Applied)
+}
+
+/// What merging a guest cart into a customer's answers.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Merged {
+    /// The customer's cart, with the guest's lines in it.
+    Into(String),
+    /// No such guest cart (or another customer's).
+    NotFound,
+    /// The guest cart was ordered or merged already.
+    Closed,
+    /// The two carts hold lines in different currencies (given: the customer's).
+    CurrencyMismatch(String),
+}
+
+/// The customer signed in holding a guest cart: it becomes theirs. When
+/// they have an open cart already (their newest), the guest's lines move
+/// into it: a sku in both adds up, to at most `Quantity::MAX` units, and the
+/// guest cart is MERGED (empty, no longer editable or orderable). Without
+/// one, the guest cart itself becomes the customer's. One transaction that
+/// takes the customer's cart, then the guest's, so two merges cannot interleave.
+#[tracing::instrument(skip(db))]
+pub async fn merge_guest_cart(db: &Db, guest_cart_id: &str, customer_id: &str) -> Result<Merged, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let guest: Option<(Option<String>, String)> = sqlx::query_as("SELECT customer_id, status FROM carts WHERE id = $1").bind(guest_cart_id).fetch_optional(&mut *tx).await?;
+    match guest {
+        None => return Ok(Merged::NotFound),
+        Some((Some(owner), _)) if owner == customer_id => return Ok(Merged::Into(guest_cart_id.to_string())),
+        Some((Some(_), _)) => return Ok(Merged::NotFound),
+        Some((None, status)) if status != OPEN => return Ok(Merged::Closed),
+        Some((None, _)) => {}
+    }
+    let target: Option<(String,)> = sqlx::query_as(
+        "UPDATE carts SET updated_at = $1 WHERE id = \
+         (SELECT id FROM carts WHERE customer_id = $2 AND status = $3 ORDER BY created_at DESC, id DESC LIMIT 1) AND status = $3 RETURNING id",
+    )
+    .bind(now())
+    .bind(customer_id)
+    .bind(OPEN)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((target,)) = target else {
+        let adopted = sqlx::query("UPDATE carts SET customer_id = $1, updated_at = $2 WHERE id = $3 AND customer_id IS NULL AND status = $4")
+            .bind(customer_id)
+            .bind(now())
+            .bind(guest_cart_id)
+            .bind(OPEN)
+            .execute(&mut *tx)
+            .await?;
+        if adopted.rows_affected() == 0 {
+            return Ok(Merged::Closed);
+        }
+        tx.commit().await?;
+        return Ok(Merged::Into(guest_cart_id.to_string()));
+    };
+    let taken = sqlx::query("UPDATE carts SET status = $1, updated_at = $2 WHERE id = $3 AND customer_id IS NULL AND status = $4")
+        .bind(MERGED)
+        .bind(now())
+        .bind(guest_cart_id)
+        .bind(OPEN)
+        .execute(&mut *tx)
+        .await?;
+    if taken.rows_affected() == 0 {
+        return Ok(Merged::Closed);
+    }
+    let currency_of = |cart: &str| {
+        sqlx::query_scalar::<_, Option<String>>("SELECT currency FROM carts WHERE id = $1 AND EXISTS (SELECT 1 FROM cart_lines WHERE cart_id = $1)")
+            .bind(cart.to_string())
+    };
+    let held = currency_of(&target).fetch_optional(&mut *tx).await?.flatten();
+    let brought = currency_of(guest_cart_id).fetch_optional(&mut *tx).await?.flatten();
+    if let (Some(held), Some(brought)) = (&held, &brought)
+        && held != brought
+    {
+        return Ok(Merged::CurrencyMismatch(held.clone()));
+    }
+    if let Some(currency) = held.or(brought) {
+        sqlx::query("UPDATE carts SET currency = $1 WHERE id = $2").bind(currency).bind(&target).execute(&mut *tx).await?;
+    }
+    let lines: Vec<(String, i64)> =
+        sqlx::query_as("SELECT sku, quantity FROM cart_lines WHERE cart_id = $1 ORDER BY id").bind(guest_cart_id).fetch_all(&mut *tx).await?;
+    for (sku, quantity) in lines {
+        sqlx::query(
+            "INSERT INTO cart_lines (id, cart_id, sku, quantity, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = \
+             CASE WHEN cart_lines.quantity + excluded.quantity > $6 THEN $6 ELSE cart_lines.quantity + excluded.quantity END",
+        )
+        .bind(new_id())
+        .bind(&target)
+        .bind(&sku)
+        .bind(quantity)
+        .bind(now())
+        .bind(Quantity::MAX)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("DELETE FROM cart_lines WHERE cart_id = $1").bind(guest_cart_id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(Merged::Into(target))
 }
 
 /// Checkout has taken the cart for `order_id`: it can no longer change.

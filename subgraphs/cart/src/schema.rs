@@ -10,7 +10,7 @@ use kit::domain::{Quantity, Sku};
 use kit::money::{CurrencyCode, Money, MoneyInput};
 use serde::Deserialize;
 
-use crate::cart::{self, CartEdit, CartRow, EditOutcome, LineRow, Loaders};
+use crate::cart::{self, CartEdit, CartRow, EditOutcome, LineRow, Loaders, Merged};
 
 pub struct Cart {
     row: CartRow,
@@ -276,6 +276,32 @@ impl Mutation {
     /// Removes a line from the cart.
     async fn remove_cart_line(&self, ctx: &Context<'_>, cart_id: ID, line_id: ID) -> Result<CartPayload> {
         edit(ctx, &cart_id, CartEdit::Remove { line_id: &line_id }).await
+    }
+
+    /// On sign-in, the guest cart the shopper was filling becomes the
+    /// customer's. Into their newest open cart when they have one: a sku in
+    /// both adds up (at most 50 units), and the guest cart is left empty and
+    /// closed; otherwise the guest cart itself becomes theirs. Answers the
+    /// cart to use from now on. userErrors: CART_NOT_FOUND, CART_CLOSED,
+    /// CURRENCY_MISMATCH (nothing changes).
+    #[graphql(directive = kit::directives::authenticated::apply())]
+    async fn merge_cart(&self, ctx: &Context<'_>, guest_cart_id: ID) -> Result<CartPayload> {
+        let customer_id = ctx.data_unchecked::<Viewer>().subject()?;
+        let merged = cart::merge_guest_cart(ctx.data_unchecked::<Db>(), &guest_cart_id, customer_id).await.map_err(ApiError::from)?;
+        let field = "guestCartId";
+        Ok(match merged {
+            Merged::Into(cart_id) => {
+                let cart = find_cart(ctx, &cart_id).await?;
+                cart.map_or_else(|| CartPayload::failed(UserError::new("CART_NOT_FOUND", field, "no such cart")), CartPayload::of)
+            }
+            Merged::NotFound => CartPayload::failed(UserError::new("CART_NOT_FOUND", field, format!("no guest cart has id {}", guest_cart_id.as_str()))),
+            Merged::Closed => CartPayload::failed(UserError::new("CART_CLOSED", field, "this guest cart has been ordered or merged already")),
+            Merged::CurrencyMismatch(held) => CartPayload::failed(UserError::new(
+                "CURRENCY_MISMATCH",
+                field,
+                format!("your cart is in {held} and the guest cart in another currency; nothing was merged"),
+            )),
+        })
     }
 }
 

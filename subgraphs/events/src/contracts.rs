@@ -19,7 +19,10 @@ pub trait Contract: Serialize + DeserializeOwned {
 /// Who consumes what: the durable consumers of the shop, by subgraph. The
 /// in-process bus and the NATS consumers are both built from this table.
 pub const SUBSCRIPTIONS: &[(&str, &[&str])] = &[
-    ("inventory", &[OrderPlaced::TYPE, OrderConfirmed::TYPE, OrderRejected::TYPE, PaymentFailed::TYPE, OrderCancelled::TYPE]),
+    (
+        "inventory",
+        &[OrderPlaced::TYPE, OrderConfirmed::TYPE, OrderRejected::TYPE, PaymentFailed::TYPE, OrderCancelled::TYPE, OrderLinesReturned::TYPE],
+    ),
     ("orders", &[InventoryReserved::TYPE, InventoryRejected::TYPE]),
     ("cart", &[OrderPlaced::TYPE, OrderRejected::TYPE, PaymentFailed::TYPE]),
     ("reviews", &[OrderConfirmed::TYPE]),
@@ -42,6 +45,7 @@ pub struct OrderLine {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderPlaced {
     pub order_id: String,
+    /// Empty for a guest's order.
     pub customer_id: String,
     pub cart_id: String,
     pub lines: Vec<OrderLine>,
@@ -81,6 +85,7 @@ impl Contract for InventoryRejected {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderConfirmed {
     pub order_id: String,
+    /// Empty for a guest's order.
     pub customer_id: String,
     pub lines: Vec<OrderLine>,
 }
@@ -124,6 +129,59 @@ pub struct OrderCancelled {
 
 impl Contract for OrderCancelled {
     const TYPE: &'static str = "OrderCancelled";
+    const VERSION: u32 = 1;
+}
+
+/// One sku of a shipment or a return.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentLine {
+    pub sku: String,
+    pub quantity: i64,
+}
+
+/// orders → anyone listening (notifications, the order's subscribers): lines
+/// of the order left the warehouse; `complete` when nothing is left to ship.
+/// The first fulfilment captured the payment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderFulfilled {
+    pub order_id: String,
+    pub fulfilment_id: String,
+    pub lines: Vec<ShipmentLine>,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub complete: bool,
+}
+
+impl Contract for OrderFulfilled {
+    const TYPE: &'static str = "OrderFulfilled";
+    const VERSION: u32 = 1;
+}
+
+/// orders → anyone listening: money was paid back from the captured payment.
+/// Stock is untouched: only returned lines go back on the shelf.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRefunded {
+    pub order_id: String,
+    pub refund_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+impl Contract for OrderRefunded {
+    const TYPE: &'static str = "OrderRefunded";
+    const VERSION: u32 = 1;
+}
+
+/// orders → inventory: shipped lines came back; put them back on the shelf.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLinesReturned {
+    pub order_id: String,
+    pub return_id: String,
+    pub lines: Vec<ShipmentLine>,
+}
+
+impl Contract for OrderLinesReturned {
+    const TYPE: &'static str = "OrderLinesReturned";
     const VERSION: u32 = 1;
 }
 

@@ -3,17 +3,18 @@
 //! the same transaction.
 //!
 //! Consumes: OrderPlaced, OrderConfirmed, PaymentFailed, OrderRejected,
-//! OrderCancelled. Produces (from reservation and stock): InventoryReserved,
+//! OrderCancelled, OrderLinesReturned. Produces (from reservation and stock): InventoryReserved,
 //! InventoryRejected, StockLevelChanged.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use events::contracts::{OrderCancelled, OrderConfirmed, OrderPlaced, OrderRejected, PaymentFailed};
+use events::contracts::{OrderCancelled, OrderConfirmed, OrderLinesReturned, OrderPlaced, OrderRejected, PaymentFailed};
 use events::{Contract, Envelope, Handler};
 use sqlx::AnyConnection;
 
 use crate::reservation::{commit_reservation, release_reservation, reserve_stock, restore_stock};
+use crate::stock::restock_returned;
 
 pub struct InventoryEvents {
     /// How long stock stays reserved for an order that has not settled.
@@ -30,6 +31,7 @@ impl Handler for InventoryEvents {
             PaymentFailed::TYPE => release_reservation(tx, &envelope.decode::<PaymentFailed>()?.order_id, &trace).await,
             OrderRejected::TYPE => release_reservation(tx, &envelope.decode::<OrderRejected>()?.order_id, &trace).await,
             OrderCancelled::TYPE => restore_stock(tx, &envelope.decode::<OrderCancelled>()?.order_id, &trace).await,
+            OrderLinesReturned::TYPE => restock_returned(tx, &envelope.decode()?, &trace).await,
             other => anyhow::bail!("inventory does not consume {other}"),
         }
     }

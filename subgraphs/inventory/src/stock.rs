@@ -1,7 +1,7 @@
 //! Stock per sku. Every change is a conditional update, never a read followed
 //! by a write, so concurrent requests cannot take stock below zero.
 
-use events::contracts::StockLevelChanged;
+use events::contracts::{OrderLinesReturned, ShipmentLine, StockLevelChanged};
 use events::{Envelope, Trace, record};
 use kit::db::{Arg, Batches, Db, OneByKey, now, one_by_key};
 use sqlx::AnyConnection;
@@ -152,6 +152,23 @@ pub async fn record_stock_levels(tx: &mut AnyConnection, skus: &[&str], trace: &
         }
     }
     Ok(())
+}
+
+/// Shipped units came back (OrderLinesReturned): they are on the shelf again.
+pub async fn restock_returned(tx: &mut AnyConnection, returned: &OrderLinesReturned, trace: &Trace) -> anyhow::Result<()> {
+    let mut lines: Vec<&ShipmentLine> = returned.lines.iter().collect();
+    // A fixed order, so concurrent restocks cannot deadlock.
+    lines.sort_by(|a, b| a.sku.cmp(&b.sku));
+    for line in &lines {
+        sqlx::query("UPDATE stock_levels SET on_hand = on_hand + $1, updated_at = $2 WHERE sku = $3")
+            .bind(line.quantity)
+            .bind(now())
+            .bind(&line.sku)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let skus: Vec<&str> = lines.iter().map(|line| line.sku.as_str()).collect();
+    record_stock_levels(tx, &skus, trace).await
 }
 
 pub async fn stock_of(db: &Db, sku: &str) -> Result<Option<Stock>, sqlx::Error> {

@@ -1,14 +1,19 @@
-//! The orders subgraph: checkout. Owns `Order`, `placeOrder`, `cancelOrder`,
-//! the signed-in customer's order history (`me { orders }`) and the
+//! The orders subgraph: checkout and what follows. Owns `Order`,
+//! `checkoutQuote`, `placeOrder` (customers and guests), `cancelOrder`, the
+//! back office's `fulfillOrder`, `returnOrderLines` and `refundOrder`, the
+//! signed-in customer's order history (`me { orders }`) and the
 //! `orderStatusChanged` subscription; runs its side of the checkout saga.
 //!
-//! Reads top-down: `schema` (the GraphQL types and resolvers), `order` and
-//! `payment` (the aggregates and their SQL; `sandbox` is the payment
-//! provider), `events` (the saga's events, each handed to one step).
+//! Reads top-down: `schema` (the GraphQL types and resolvers), `order`,
+//! `pricing` (shipping and tax), `fulfilment` and `payment` (the aggregates
+//! and their SQL; `sandbox` is the payment provider), `events` (the saga's
+//! events, each handed to one step).
 
 mod events;
+mod fulfilment;
 mod order;
 mod payment;
+mod pricing;
 mod sandbox;
 mod schema;
 
@@ -67,7 +72,7 @@ pub fn sdl() -> String {
 /// What each request gets: the batch loaders, reading `db`.
 pub fn request_data(db: &Db) -> kit::server::RequestData {
     let db = db.clone();
-    std::sync::Arc::new(move |request, batches| request.data(order::Loaders::new(&db, batches)))
+    std::sync::Arc::new(move |request, batches| request.data(order::Loaders::new(&db, batches)).data(fulfilment::Loaders::new(&db, batches)))
 }
 
 static ORDERS: std::sync::LazyLock<prometheus::IntGaugeVec> = std::sync::LazyLock::new(|| {

@@ -3,23 +3,27 @@
 //!
 //! ```text
 //! PENDING ──stock reserved, payment authorized──► CONFIRMED ──cancel──► CANCELLED
-//!    ├──stock short, reservation expired──► REJECTED
-//!    └──payment declined──► PAYMENT_FAILED
+//!    ├──stock short, reservation expired──► REJECTED   │
+//!    └──payment declined──► PAYMENT_FAILED             └──fulfil (some lines)──► PARTIALLY_FULFILLED ──fulfil the rest──► FULFILLED
 //! ```
+//!
+//! Fulfilment, refunds and returns are in `fulfilment`.
 
 use async_graphql::Enum;
-use events::contracts::{OrderCancelled, OrderConfirmed, OrderLine, OrderPlaced, OrderRejected, PaymentFailed};
+use events::contracts::{OrderCancelled, OrderConfirmed, OrderFulfilled, OrderLine, OrderPlaced, OrderRejected, PaymentFailed};
 use events::{Envelope, Outbox, Trace, record};
 use kit::db::{Batches, Db, ManyByKey, OneByKey, many_by_key, new_id, now, one_by_key};
-use kit::domain::{Address, IdempotencyKey};
+use kit::domain::{Address, Email, IdempotencyKey};
 use kit::error::{ApiError, UserError};
 use kit::graph::GraphClient;
 use kit::idempotency::{Keyed, Recalled, key_reused};
 use kit::money::{CurrencyCode, Decimal, Money};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
 use crate::NAME;
+use crate::pricing::{self, Destination, Quote};
 use crate::payment::{PaymentGateway, payment_due};
 
 /// Where an order stands: PENDING while stock and payment settle, then CONFIRMED, REJECTED or PAYMENT_FAILED; a CONFIRMED order may become CANCELLED.
@@ -33,6 +37,10 @@ pub enum OrderStatus {
     /// The payment was declined; the reservation was released.
     PaymentFailed,
     Cancelled,
+    /// Some lines have shipped; the payment is captured.
+    PartiallyFulfilled,
+    /// Every line has shipped; the payment is captured.
+    Fulfilled,
 }
 
 impl OrderStatus {
@@ -43,12 +51,22 @@ impl OrderStatus {
             OrderStatus::Rejected => "REJECTED",
             OrderStatus::PaymentFailed => "PAYMENT_FAILED",
             OrderStatus::Cancelled => "CANCELLED",
+            OrderStatus::PartiallyFulfilled => "PARTIALLY_FULFILLED",
+            OrderStatus::Fulfilled => "FULFILLED",
         }
     }
 
     pub fn parse(text: &str) -> anyhow::Result<Self> {
-        [OrderStatus::Pending, OrderStatus::Confirmed, OrderStatus::Rejected, OrderStatus::PaymentFailed, OrderStatus::Cancelled]
-            .into_iter()
+        [
+            OrderStatus::Pending,
+            OrderStatus::Confirmed,
+            OrderStatus::Rejected,
+            OrderStatus::PaymentFailed,
+            OrderStatus::Cancelled,
+            OrderStatus::PartiallyFulfilled,
+            OrderStatus::Fulfilled,
+        ]
+        .into_iter()
             .find(|status| status.as_str() == text)
             .ok_or_else(|| anyhow::anyhow!("stored order status {text:?}"))
     }
@@ -58,6 +76,7 @@ impl OrderStatus {
 pub struct OrderRow {
     pub id: String,
     pub number: String,
+    /// Empty for a guest's order: use `customer()`.
     pub customer_id: String,
     pub cart_id: String,
     pub status: String,
@@ -69,6 +88,13 @@ pub struct OrderRow {
     /// JSON of kit::domain::Address.
     pub shipping_address: Option<String>,
     pub billing_address: Option<String>,
+    pub email: Option<String>,
+    pub subtotal_minor: i64,
+    pub shipping_minor: i64,
+    pub tax_minor: i64,
+    /// 1 when the tax is part of subtotal and shipping (not added to them).
+    pub taxes_included: i64,
+    pub shipping_method: Option<String>,
 }
 
 impl OrderRow {
@@ -80,6 +106,11 @@ impl OrderRow {
         Money::from_stored(self.total_minor, &self.currency)
     }
 
+    /// The customer who placed it; None for a guest.
+    pub fn customer(&self) -> Option<&str> {
+        Some(self.customer_id.as_str()).filter(|id| !id.is_empty())
+    }
+
     /// The trace of the request that placed it, which every later step
     /// carries on (from the current span, when traces are exported).
     pub fn trace(&self) -> Trace {
@@ -88,8 +119,8 @@ impl OrderRow {
     }
 }
 
-const ORDER_COLUMNS: &str =
-    "id, number, customer_id, cart_id, status, total_minor, currency, payment_token, correlation_id, traceparent, shipping_address, billing_address";
+const ORDER_COLUMNS: &str = "id, number, customer_id, cart_id, status, total_minor, currency, payment_token, correlation_id, traceparent, \
+     shipping_address, billing_address, email, subtotal_minor, shipping_minor, tax_minor, taxes_included, shipping_method";
 
 pub async fn find_order<'c>(executor: impl sqlx::Executor<'c, Database = sqlx::Any>, id: &str) -> Result<Option<OrderRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1")).bind(id).fetch_optional(executor).await
@@ -175,13 +206,17 @@ pub enum Change<'a> {
     FailPayment { reason: &'a str },
     /// CONFIRMED → CANCELLED: OrderCancelled, so inventory restores the stock.
     Cancel,
+    /// CONFIRMED or PARTIALLY_FULFILLED → PARTIALLY_FULFILLED, or FULFILLED
+    /// when nothing is left to ship: OrderFulfilled.
+    Fulfil { shipped: &'a OrderFulfilled },
 }
 
 impl Change<'_> {
-    fn from(self) -> OrderStatus {
+    fn from(self) -> &'static [OrderStatus] {
         match self {
-            Change::Confirm | Change::Reject { .. } | Change::FailPayment { .. } => OrderStatus::Pending,
-            Change::Cancel => OrderStatus::Confirmed,
+            Change::Confirm | Change::Reject { .. } | Change::FailPayment { .. } => &[OrderStatus::Pending],
+            Change::Cancel => &[OrderStatus::Confirmed],
+            Change::Fulfil { .. } => &[OrderStatus::Confirmed, OrderStatus::PartiallyFulfilled],
         }
     }
 
@@ -191,6 +226,8 @@ impl Change<'_> {
             Change::Reject { .. } => OrderStatus::Rejected,
             Change::FailPayment { .. } => OrderStatus::PaymentFailed,
             Change::Cancel => OrderStatus::Cancelled,
+            Change::Fulfil { shipped } if shipped.complete => OrderStatus::Fulfilled,
+            Change::Fulfil { .. } => OrderStatus::PartiallyFulfilled,
         }
     }
 
@@ -200,24 +237,28 @@ impl Change<'_> {
             Change::Reject { reason } => Some(reason.to_string()),
             Change::FailPayment { reason } => Some(format!("PAYMENT_DECLINED: {reason}")),
             Change::Cancel => Some("CANCELLED_BY_CUSTOMER".to_string()),
+            Change::Fulfil { shipped } => Some(format!("SHIPPED: {} {}", shipped.carrier, shipped.tracking_number)),
         }
     }
 }
 
-/// The one way an order changes status: only from the change's from-state
+/// The one way an order changes status: only from the change's from-states
 /// (a conditional update, so two steps racing cannot both win), with its
 /// timeline entry and its event, all in `tx`. False, logged, when the order
-/// is not in the from-state: an illegal change does nothing.
+/// is not in a from-state: an illegal change does nothing.
 pub async fn transition(tx: &mut AnyConnection, order: &OrderRow, change: Change<'_>, trace: &Trace) -> anyhow::Result<bool> {
-    let moved = sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+    let from: Vec<&str> = change.from().iter().map(|status| status.as_str()).collect();
+    let moved = sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status IN ($4, $5)")
         .bind(change.to().as_str())
         .bind(now())
         .bind(&order.id)
-        .bind(change.from().as_str())
+        // One or two from-states; one is bound twice.
+        .bind(from[0])
+        .bind(from[from.len() - 1])
         .execute(&mut *tx)
         .await?;
     if moved.rows_affected() == 0 {
-        tracing::info!(order_id = %order.id, ?change, from = change.from().as_str(), "order not in the change's from-state; nothing changed");
+        tracing::info!(order_id = %order.id, ?change, ?from, "order not in the change's from-states; nothing changed");
         return Ok(false);
     }
     add_to_timeline(tx, &order.id, change.to(), change.reason().as_deref()).await?;
@@ -234,6 +275,7 @@ pub async fn transition(tx: &mut AnyConnection, order: &OrderRow, change: Change
             Envelope::new(NAME, trace, &PaymentFailed { order_id, cart_id: order.cart_id.clone(), reason: reason.to_string() })
         }
         Change::Cancel => Envelope::new(NAME, trace, &OrderCancelled { order_id }),
+        Change::Fulfil { shipped } => Envelope::new(NAME, trace, shipped),
     };
     record(tx, &envelope).await?;
     Ok(true)
@@ -314,9 +356,12 @@ pub async fn fail_payment(tx: &mut AnyConnection, order: &OrderRow, reason: &str
     Ok(())
 }
 
-/// A placeOrder request, as the customer sent it.
+/// A placeOrder request, as the customer or guest sent it.
 pub struct PlaceOrder<'a> {
-    pub customer_id: &'a str,
+    /// The signed-in customer; None for a guest.
+    pub customer_id: Option<&'a str>,
+    /// Where the receipt goes; required of a guest.
+    pub email: Option<Email>,
     pub cart_id: &'a str,
     pub idempotency_key: &'a IdempotencyKey,
     pub payment_token: &'a str,
@@ -324,19 +369,22 @@ pub struct PlaceOrder<'a> {
     /// Where it ships, and who is billed (the shipping address unless given).
     pub shipping_address: Option<Address>,
     pub billing_address: Option<Address>,
+    /// The shipping method's code; the cheapest to the address when not given.
+    pub shipping_method: Option<&'a str>,
     /// The customer's own Authorization header, to read the cart as them.
     pub authorization: Option<&'a str>,
     pub trace: &'a Trace,
 }
 
 impl PlaceOrder<'_> {
-    /// A customer's keys are theirs alone; the same key for another cart,
-    /// payment or total is a different request.
-    fn keyed(&self) -> Keyed<'_> {
+    /// A customer's keys are theirs alone; a guest's belong to the guest cart
+    /// (its id is the guest's capability). The same key for another cart,
+    /// payment, total, address or shipping is a different request.
+    fn keyed<'k>(&'k self, owner: &'k str) -> Keyed<'k> {
         let expected = self.expected_total.map(|total| format!("{} {}", Decimal(total.minor_units), total.currency.as_str()));
         Keyed {
             operation: "placeOrder",
-            owner: self.customer_id,
+            owner,
             key: self.idempotency_key,
             fingerprint: vec![
                 self.cart_id.to_string(),
@@ -344,14 +392,29 @@ impl PlaceOrder<'_> {
                 expected.unwrap_or_default(),
                 json_of(&self.shipping_address).unwrap_or_default(),
                 json_of(&self.billing_address).unwrap_or_default(),
+                self.shipping_method.unwrap_or_default().to_string(),
+                self.email.as_ref().map(|email| email.as_str().to_string()).unwrap_or_default(),
             ],
         }
+    }
+
+    fn owner(&self) -> String {
+        match self.customer_id {
+            Some(customer_id) => customer_id.to_string(),
+            None => format!("guest-cart:{}", self.cart_id),
+        }
+    }
+
+    fn destination(&self) -> Option<Destination<'_>> {
+        self.shipping_address.as_ref().map(|address| Destination { country: &address.country, region: address.region.as_deref() })
     }
 }
 
 /// What placeOrder answers.
 pub enum Placed {
-    Order(OrderRow),
+    /// The order, and for a guest a token that reads it (a new one each time
+    /// the same request is answered again: tokens are kept only as hashes).
+    Order { order: OrderRow, access_token: Option<String> },
     Refused(UserError),
 }
 
@@ -359,23 +422,29 @@ fn refused(code: &str, field: &str, message: impl Into<String>) -> Placed {
     Placed::Refused(UserError::new(code, field, message))
 }
 
-/// Places the order: PENDING, prices fixed, OrderPlaced in the outbox, all in
-/// one transaction, and answers at once; the saga settles it on events. The
-/// same request under the same key always answers the same order.
+/// Places the order: PENDING, prices, shipping and tax fixed, OrderPlaced in
+/// the outbox, all in one transaction, and answers at once; the saga settles
+/// it on events. The same request under the same key always answers the same order.
 #[tracing::instrument(skip_all, fields(customer_id = request.customer_id, cart_id = request.cart_id))]
 pub async fn place_order(db: &Db, graph: &GraphClient, outbox: &Outbox, request: &PlaceOrder<'_>) -> Result<Placed, ApiError> {
-    let keyed = request.keyed();
-    if let Some(answer) = recalled(db, &keyed).await? {
+    let owner = request.owner();
+    let keyed = request.keyed(&owner);
+    if let Some(answer) = recalled(db, &keyed, request).await? {
         return Ok(answer);
     }
-    let cart = match read_cart(graph, request).await? {
+    let cart = match read_cart(graph, request.cart_id, request.authorization, "input.cartId").await? {
         Ok(cart) => cart,
         Err(refusal) => return Ok(Placed::Refused(refusal)),
     };
+    let quote = match pricing::quote(db, cart.subtotal, request.destination(), request.shipping_method, "input.shippingMethod").await? {
+        Ok(quote) => quote,
+        Err(refusal) => return Ok(Placed::Refused(refusal)),
+    };
+    let total = quote.totals.total;
     if let Some(expected) = request.expected_total
-        && expected != cart.total
+        && expected != total
     {
-        let now_costs = format!("the cart now costs {} {}", Decimal(cart.total.minor_units), cart.total.currency.as_str());
+        let now_costs = format!("the order now costs {} {} with shipping and tax", Decimal(total.minor_units), total.currency.as_str());
         return Ok(refused("PRICE_CHANGED", "input.expectedTotal", now_costs));
     }
 
@@ -384,35 +453,78 @@ pub async fn place_order(db: &Db, graph: &GraphClient, outbox: &Outbox, request:
     // The key first, so that a concurrent request with the same key finds its twin's order.
     if !keyed.claim(&mut tx, &order_id).await? {
         tx.rollback().await?;
-        return Ok(recalled(db, &keyed).await?.expect("a twin request claimed the key"));
+        return Ok(recalled(db, &keyed, request).await?.expect("a twin request claimed the key"));
     }
     if !claim_cart(&mut tx, request.cart_id, &order_id).await? {
         tx.rollback().await?;
         return Ok(refused("CART_ALREADY_ORDERED", "input.cartId", "this cart has been ordered already"));
     }
-    insert_order(&mut tx, &order_id, request, &cart).await?;
+    insert_order(&mut tx, &order_id, request, &cart, &quote).await?;
+    let access_token = match request.customer_id {
+        None => Some(grant_access(&mut tx, &order_id).await?),
+        Some(_) => None,
+    };
     tx.commit().await?;
     outbox.committed();
     let order = find_order(db, &order_id).await?.ok_or_else(|| anyhow::anyhow!("order {order_id} vanished after commit"))?;
-    Ok(Placed::Order(order))
+    Ok(Placed::Order { order, access_token })
 }
 
 /// What the idempotency key already answers, if anything.
-async fn recalled(db: &Db, keyed: &Keyed<'_>) -> Result<Option<Placed>, ApiError> {
+async fn recalled(db: &Db, keyed: &Keyed<'_>, request: &PlaceOrder<'_>) -> Result<Option<Placed>, ApiError> {
     Ok(match keyed.recall(db).await? {
         Recalled::Unused => None,
         Recalled::Reused => Some(Placed::Refused(key_reused("input.idempotencyKey"))),
         Recalled::Answered(order_id) => {
             let order = find_order(db, &order_id).await?.ok_or_else(|| anyhow::anyhow!("idempotency key names missing order {order_id}"))?;
-            Some(Placed::Order(order))
+            let access_token = match request.customer_id {
+                None => {
+                    let mut tx = db.begin().await?;
+                    let token = grant_access(&mut tx, &order_id).await?;
+                    tx.commit().await?;
+                    Some(token)
+                }
+                Some(_) => None,
+            };
+            Some(Placed::Order { order, access_token })
         }
     })
 }
 
-/// A cart's lines at the catalog's current prices, and their total.
+/// A new token that reads and follows `order_id`, of which only the hash is kept.
+async fn grant_access(conn: &mut AnyConnection, order_id: &str) -> Result<String, sqlx::Error> {
+    let token = format!("oat_{}", hex(&rand::random::<[u8; 32]>()));
+    sqlx::query("INSERT INTO order_access_tokens (token_hash, order_id, created_at) VALUES ($1, $2, $3)")
+        .bind(token_hash(&token))
+        .bind(order_id)
+        .bind(now())
+        .execute(conn)
+        .await?;
+    Ok(token)
+}
+
+/// Whether `token` is one of `order_id`'s access tokens.
+pub async fn grants_access(db: &Db, order_id: &str, token: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM order_access_tokens WHERE token_hash = $1 AND order_id = $2")
+        .bind(token_hash(token))
+        .bind(order_id)
+        .fetch_optional(db)
+        .await?;
+    Ok(found.is_some())
+}
+
+fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// A cart's lines at the catalog's current prices, and their sum.
 struct PricedCart {
     lines: Vec<OrderLine>,
-    total: Money,
+    subtotal: Money,
 }
 
 /// The cart and the catalog's current prices, read in one query through the router.
@@ -455,14 +567,13 @@ struct ProductView {
 
 /// Reads the cart as the customer sees it, with the catalog's current prices;
 /// a user error when it cannot be ordered.
-async fn read_cart(graph: &GraphClient, request: &PlaceOrder<'_>) -> Result<Result<PricedCart, UserError>, ApiError> {
-    let not_found = || Ok(Err(UserError::new("CART_NOT_FOUND", "input.cartId", "no such cart")));
-    let data: CartData = graph.query(CART_WITH_PRICES, serde_json::json!({ "id": request.cart_id }), request.authorization).await?;
+async fn read_cart(graph: &GraphClient, cart_id: &str, authorization: Option<&str>, field: &str) -> Result<Result<PricedCart, UserError>, ApiError> {
+    let data: CartData = graph.query(CART_WITH_PRICES, serde_json::json!({ "id": cart_id }), authorization).await?;
     let Some(cart) = data.cart else {
-        return not_found();
+        return Ok(Err(UserError::new("CART_NOT_FOUND", field, "no such cart")));
     };
     if cart.lines.is_empty() {
-        return Ok(Err(UserError::new("CART_EMPTY", "input.cartId", "the cart has no lines")));
+        return Ok(Err(UserError::new("CART_EMPTY", field, "the cart has no lines")));
     }
     let mut lines = Vec::new();
     let mut prices = Vec::new();
@@ -479,8 +590,25 @@ async fn read_cart(graph: &GraphClient, request: &PlaceOrder<'_>) -> Result<Resu
             currency: currency.as_str().to_string(),
         });
     }
-    let total = Money::sum(prices, CurrencyCode::USD).map_err(|_| ApiError::BadUserInput("the cart holds prices in more than one currency".into()))?;
-    Ok(Ok(PricedCart { lines, total }))
+    let subtotal = Money::sum(prices, CurrencyCode::USD).map_err(|_| ApiError::BadUserInput("the cart holds prices in more than one currency".into()))?;
+    Ok(Ok(PricedCart { lines, subtotal }))
+}
+
+/// What ordering the cart would cost with shipping to `destination` by
+/// `method` (the cheapest when not given), as placeOrder would charge it.
+pub async fn quote_cart(
+    db: &Db,
+    graph: &GraphClient,
+    cart_id: &str,
+    authorization: Option<&str>,
+    destination: Destination<'_>,
+    method: Option<&str>,
+) -> Result<Result<Quote, UserError>, ApiError> {
+    let cart = match read_cart(graph, cart_id, authorization, "cartId").await? {
+        Ok(cart) => cart,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    Ok(pricing::quote(db, cart.subtotal, Some(destination), method, "shippingMethod").await?)
 }
 
 /// Takes the cart for `order_id`: false when another order holds it.
@@ -501,26 +629,34 @@ fn json_of(address: &Option<Address>) -> Option<String> {
 }
 
 /// Writes the order, its lines, its first timeline entry and OrderPlaced.
-async fn insert_order(tx: &mut AnyConnection, order_id: &str, request: &PlaceOrder<'_>, cart: &PricedCart) -> anyhow::Result<()> {
+async fn insert_order(tx: &mut AnyConnection, order_id: &str, request: &PlaceOrder<'_>, cart: &PricedCart, quote: &Quote) -> anyhow::Result<()> {
     let now = now();
     let number = format!("SO-{}", &uuid::Uuid::new_v4().simple().to_string()[..10].to_uppercase());
+    let totals = &quote.totals;
     sqlx::query(
         "INSERT INTO orders (id, number, customer_id, cart_id, status, total_minor, currency, created_at, updated_at, payment_token, correlation_id, traceparent, \
-         shipping_address, billing_address) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13)",
+         shipping_address, billing_address, email, subtotal_minor, shipping_minor, tax_minor, taxes_included, shipping_method) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
     )
     .bind(order_id)
     .bind(&number)
-    .bind(request.customer_id)
+    .bind(request.customer_id.unwrap_or_default())
     .bind(request.cart_id)
     .bind(OrderStatus::Pending.as_str())
-    .bind(cart.total.minor_units)
-    .bind(cart.total.currency.as_str())
+    .bind(totals.total.minor_units)
+    .bind(totals.total.currency.as_str())
     .bind(&now)
     .bind(request.payment_token)
     .bind(&request.trace.correlation_id)
     .bind(&request.trace.traceparent)
     .bind(json_of(&request.shipping_address))
     .bind(json_of(&request.billing_address))
+    .bind(request.email.as_ref().map(Email::as_str))
+    .bind(totals.subtotal.minor_units)
+    .bind(totals.shipping.minor_units)
+    .bind(totals.tax.minor_units)
+    .bind(i64::from(totals.taxes_included))
+    .bind(quote.chosen.as_ref().map(|method| method.code.as_str()))
     .execute(&mut *tx)
     .await?;
     for (position, line) in cart.lines.iter().enumerate() {
@@ -541,43 +677,43 @@ async fn insert_order(tx: &mut AnyConnection, order_id: &str, request: &PlaceOrd
     add_to_timeline(tx, order_id, OrderStatus::Pending, None).await?;
     let placed = OrderPlaced {
         order_id: order_id.to_string(),
-        customer_id: request.customer_id.to_string(),
+        customer_id: request.customer_id.unwrap_or_default().to_string(),
         cart_id: request.cart_id.to_string(),
         lines: cart.lines.clone(),
-        total_minor: cart.total.minor_units,
-        currency: cart.total.currency.as_str().to_string(),
+        total_minor: totals.total.minor_units,
+        currency: totals.total.currency.as_str().to_string(),
     };
     record(tx, &Envelope::new(NAME, request.trace, &placed)).await?;
     Ok(())
 }
 
-/// What cancelOrder answers.
-pub enum Cancelled {
+/// What a change to a placed order (cancel, fulfil, refund, return) answers.
+pub enum Changed {
     Order(OrderRow),
     Refused(UserError),
 }
 
 /// Cancels a confirmed order: the payment is voided first (idempotently),
 /// then the order is CANCELLED and OrderCancelled makes inventory restore the stock.
-pub async fn cancel_order(db: &Db, gateway: &dyn PaymentGateway, outbox: &Outbox, order: OrderRow, trace: &Trace) -> Result<Cancelled, ApiError> {
+pub async fn cancel_order(db: &Db, gateway: &dyn PaymentGateway, outbox: &Outbox, order: OrderRow, trace: &Trace) -> Result<Changed, ApiError> {
+    let not_cancellable = |status: &str| {
+        Changed::Refused(UserError::new("ORDER_NOT_CANCELLABLE", "id", format!("only a CONFIRMED order can be cancelled; this one is {status}")))
+    };
     match order.status()? {
         OrderStatus::Confirmed => {}
-        OrderStatus::Cancelled => return Ok(Cancelled::Order(order)),
-        other => {
-            return Ok(Cancelled::Refused(UserError::new(
-                "ORDER_NOT_CANCELLABLE",
-                "id",
-                format!("only a CONFIRMED order can be cancelled; this one is {}", other.as_str()),
-            )));
-        }
+        OrderStatus::Cancelled => return Ok(Changed::Order(order)),
+        other => return Ok(not_cancellable(other.as_str())),
     }
-    gateway.void(&order.id).await?;
+    if !gateway.void(&order.id).await? {
+        // A fulfilment captured the payment first: the order ships.
+        return Ok(not_cancellable("being fulfilled"));
+    }
     let mut tx = db.begin().await?;
     transition(&mut tx, &order, Change::Cancel, trace).await?;
     tx.commit().await?;
     outbox.committed();
     let order = find_order(db, &order.id).await?.ok_or_else(|| anyhow::anyhow!("order {} vanished", order.id))?;
-    Ok(Cancelled::Order(order))
+    Ok(Changed::Order(order))
 }
 
 #[cfg(test)]

@@ -30,8 +30,18 @@ pub trait PaymentGateway: Send + Sync {
     /// same order answers the first outcome and authorizes nothing new.
     async fn authorize(&self, order_id: &str, amount: Money, token: &str) -> anyhow::Result<Authorization>;
 
-    /// Voids the order's authorization; voiding twice is one void.
-    async fn void(&self, order_id: &str) -> anyhow::Result<()>;
+    /// Voids the order's authorization; voiding twice is one void. False
+    /// when the payment was captured: a capture and a void of one
+    /// authorization race at the provider, and exactly one of them wins.
+    async fn void(&self, order_id: &str) -> anyhow::Result<bool>;
+
+    /// Captures the order's whole authorization; capturing twice is one
+    /// capture. False when there is nothing to capture (voided, never authorized).
+    async fn capture(&self, order_id: &str) -> anyhow::Result<bool>;
+
+    /// Pays `amount` back from the order's capture; the same `refund_id` asked
+    /// again pays nothing more. An error when more than was captured would be paid back.
+    async fn refund(&self, order_id: &str, refund_id: &str, amount: Money) -> anyhow::Result<()>;
 }
 
 /// Orders whose payment must be brought in line with their status: taken
@@ -101,7 +111,7 @@ impl Payments {
         let settled = match find_order(&self.db, &item.id).await {
             Ok(Some(order)) => match order.status() {
                 Ok(OrderStatus::Pending) => self.authorize_payment(&order).await,
-                Ok(OrderStatus::Rejected) => self.gateway.void(&order.id).await,
+                Ok(OrderStatus::Rejected) => self.gateway.void(&order.id).await.map(drop),
                 Ok(_) => Ok(()),
                 Err(error) => Err(error),
             },

@@ -4,6 +4,10 @@
 //! - `tok_declined` (and any token it does not know) declines;
 //! - `tok_slow` authorizes after `slow_delay` (default 3 s), for timeouts and TTLs.
 //!
+//! An authorization is then captured (AUTHORIZED → CAPTURED) or voided
+//! (AUTHORIZED → VOIDED), never both; refunds are paid from a capture, never
+//! more than it.
+//!
 //! The order id is the idempotency key: the first call for an order decides
 //! its outcome. It keeps its ledger in the orders database (`sandbox_payments`,
 //! one row per order, and `sandbox_payment_calls`, one row per call) so tests
@@ -75,13 +79,57 @@ impl PaymentGateway for SandboxGateway {
         })
     }
 
-    async fn void(&self, order_id: &str) -> anyhow::Result<()> {
-        let voided = sqlx::query("UPDATE sandbox_payments SET status = 'VOIDED', updated_at = $1 WHERE order_id = $2 AND status = 'AUTHORIZED'")
+    async fn void(&self, order_id: &str) -> anyhow::Result<bool> {
+        let outcome = match self.settle(order_id, "VOIDED").await?.as_deref() {
+            Some("VOIDED") => "VOIDED",
+            Some("CAPTURED") => "NOT_VOIDABLE",
+            _ => "NOTHING_TO_VOID",
+        };
+        self.record_call(order_id, "VOID", outcome).await?;
+        Ok(outcome != "NOT_VOIDABLE")
+    }
+
+    async fn capture(&self, order_id: &str) -> anyhow::Result<bool> {
+        let captured = self.settle(order_id, "CAPTURED").await?.as_deref() == Some("CAPTURED");
+        self.record_call(order_id, "CAPTURE", if captured { "CAPTURED" } else { "NOT_CAPTURABLE" }).await?;
+        Ok(captured)
+    }
+
+    async fn refund(&self, order_id: &str, refund_id: &str, amount: Money) -> anyhow::Result<()> {
+        // Paid only from a capture that still covers it; the refund id is the idempotency key.
+        sqlx::query(
+            "INSERT INTO sandbox_refunds (refund_id, order_id, amount_minor, created_at) SELECT $1, $2, $3, $4 \
+             WHERE EXISTS (SELECT 1 FROM sandbox_payments WHERE order_id = $2 AND status = 'CAPTURED' AND currency = $5 \
+               AND amount_minor >= $3 + (SELECT COALESCE(SUM(amount_minor), 0) FROM sandbox_refunds WHERE order_id = $2)) \
+             ON CONFLICT (refund_id) DO NOTHING",
+        )
+        .bind(refund_id)
+        .bind(order_id)
+        .bind(amount.minor_units)
+        .bind(now())
+        .bind(amount.currency.as_str())
+        .execute(&self.db)
+        .await?;
+        let paid: Option<i64> = sqlx::query_scalar("SELECT amount_minor FROM sandbox_refunds WHERE refund_id = $1").bind(refund_id).fetch_optional(&self.db).await?;
+        self.record_call(order_id, "REFUND", if paid.is_some() { "REFUNDED" } else { "REFUSED" }).await?;
+        match paid {
+            Some(_) => Ok(()),
+            None => anyhow::bail!("the provider refused refund {refund_id}: more than the capture of order {order_id} covers"),
+        }
+    }
+}
+
+impl SandboxGateway {
+    /// Moves an AUTHORIZED payment to `to` (VOIDED or CAPTURED) and answers
+    /// the payment's status after: `to` when this call or an earlier one
+    /// moved it, another status when the other move won; None without a payment.
+    async fn settle(&self, order_id: &str, to: &str) -> anyhow::Result<Option<String>> {
+        sqlx::query("UPDATE sandbox_payments SET status = $1, updated_at = $2 WHERE order_id = $3 AND status = 'AUTHORIZED'")
+            .bind(to)
             .bind(now())
             .bind(order_id)
             .execute(&self.db)
             .await?;
-        let outcome = if voided.rows_affected() == 1 { "VOIDED" } else { "NOTHING_TO_VOID" };
-        self.record_call(order_id, "VOID", outcome).await
+        Ok(sqlx::query_scalar("SELECT status FROM sandbox_payments WHERE order_id = $1").bind(order_id).fetch_optional(&self.db).await?)
     }
 }

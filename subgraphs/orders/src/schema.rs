@@ -9,14 +9,16 @@ use kit::auth::Viewer;
 use kit::db::Db;
 use kit::error::{ApiError, UserError};
 use events::{Bus, Outbox, Trace};
-use kit::domain::{Address, IdempotencyKey};
+use kit::domain::{Address, CountryCode, Email, IdempotencyKey, Quantity, Sku};
 use kit::graph::GraphClient;
 use kit::money::{Money, MoneyInput};
 use kit::page::{PageInfo, PageRequest};
 use kit::server::ForwardedAuthorization;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::order::{self, Cancelled, Loaders, OrderRow, OrderStatus, PlaceOrder, Placed, find_order};
+use crate::fulfilment::{self, OrderRequest, RefundRequest, Shipment};
+use crate::order::{self, Changed, Loaders, OrderRow, OrderStatus, PlaceOrder, Placed, find_order};
+use crate::pricing::{Destination, Quote, ShippingOption};
 use crate::payment::PaymentGateway;
 
 /// Who may read any order, not only their own (customer service, partners).
@@ -60,9 +62,83 @@ impl Order {
         Ok(stored_address(self.0.billing_address.as_deref())?)
     }
 
-    /// What the order costs: the sum of its lines at the prices fixed when it was placed.
+    /// What the order costs: subtotal + shippingTotal + taxTotal, or, when
+    /// `taxesIncluded`, subtotal + shippingTotal (the tax is part of them).
+    /// Fixed when it was placed; this is what the payment is for.
     async fn total(&self) -> Result<Money> {
         Ok(money(self.0.total_minor, &self.0.currency)?)
+    }
+
+    /// The lines at the prices fixed when it was placed.
+    async fn subtotal(&self) -> Result<Money> {
+        Ok(money(self.0.subtotal_minor, &self.0.currency)?)
+    }
+
+    /// What shipping costs; zero for an order placed without an address.
+    async fn shipping_total(&self) -> Result<Money> {
+        Ok(money(self.0.shipping_minor, &self.0.currency)?)
+    }
+
+    /// The tax on lines and shipping, at the destination's rate: added to
+    /// them, or the part of them that is tax when `taxesIncluded`.
+    async fn tax_total(&self) -> Result<Money> {
+        Ok(money(self.0.tax_minor, &self.0.currency)?)
+    }
+
+    /// Whether the currency's prices include tax (EUR) rather than have it added (USD).
+    async fn taxes_included(&self) -> bool {
+        self.0.taxes_included == 1
+    }
+
+    /// The code of the shipping method chosen at checkout (see `checkoutQuote`); null without an address.
+    async fn shipping_method(&self) -> Option<&str> {
+        self.0.shipping_method.as_deref()
+    }
+
+    /// Where the receipt goes: the email given at checkout (a guest always gives one).
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+
+    /// What has shipped, oldest first.
+    #[graphql(directive = kit::directives::listSize::apply(Some(50), None, None))]
+    async fn fulfilments(&self, ctx: &Context<'_>) -> Result<Vec<Fulfilment>> {
+        let rows = ctx.data_unchecked::<fulfilment::Loaders>().fulfilments_by_order.load_one(self.0.id.clone()).await.map_err(ApiError::from)?;
+        fulfilment::by_shipment(rows.unwrap_or_default()).into_iter().map(Fulfilment::of).collect()
+    }
+
+    /// Lines that came back and went back on sale, oldest first.
+    #[graphql(directive = kit::directives::listSize::apply(Some(50), None, None))]
+    async fn returns(&self, ctx: &Context<'_>) -> Result<Vec<OrderReturn>> {
+        let rows = ctx.data_unchecked::<fulfilment::Loaders>().returns_by_order.load_one(self.0.id.clone()).await.map_err(ApiError::from)?;
+        fulfilment::by_shipment(rows.unwrap_or_default())
+            .into_iter()
+            .map(|shipped| {
+                Ok(OrderReturn {
+                    id: ID(shipped.first.id.clone()),
+                    created_at: kit::db::parse_timestamp(&shipped.first.created_at).map_err(ApiError::from)?,
+                    lines: shipment_lines(shipped.lines),
+                })
+            })
+            .collect()
+    }
+
+    /// Money paid back, oldest first.
+    #[graphql(directive = kit::directives::listSize::apply(Some(50), None, None))]
+    async fn refunds(&self, ctx: &Context<'_>) -> Result<Vec<Refund>> {
+        let rows = ctx.data_unchecked::<fulfilment::Loaders>().refunds_by_order.load_one(self.0.id.clone()).await.map_err(ApiError::from)?;
+        rows.unwrap_or_default()
+            .into_iter()
+            .map(|row| {
+                Ok(Refund {
+                    id: ID(row.id),
+                    amount: money(row.amount_minor, &row.currency)?,
+                    reason: row.reason,
+                    paid: row.status == "REFUNDED",
+                    created_at: kit::db::parse_timestamp(&row.created_at).map_err(ApiError::from)?,
+                })
+            })
+            .collect()
     }
 
     /// What was ordered: the cart's lines, at the prices fixed when the order was placed.
@@ -109,6 +185,72 @@ pub struct OrderLine {
     pub unit_price: Money,
     /// The variant ordered; its name and other details come from products.
     pub variant: Variant,
+}
+
+/// Units of one variant in a shipment or a return.
+#[derive(SimpleObject)]
+pub struct ShipmentLine {
+    /// How many units.
+    pub quantity: i32,
+    /// Of which variant; its name and other details come from products.
+    pub variant: Variant,
+}
+
+fn shipment_lines(lines: Vec<(String, i64)>) -> Vec<ShipmentLine> {
+    lines.into_iter().map(|(sku, quantity)| ShipmentLine { quantity: quantity as i32, variant: Variant { sku: ID(sku) } }).collect()
+}
+
+/// A shipment of some of an order's lines.
+#[derive(SimpleObject)]
+pub struct Fulfilment {
+    /// The shipment's identifier.
+    pub id: ID,
+    /// Who carries it, e.g. UPS.
+    pub carrier: String,
+    /// The carrier's tracking number.
+    pub tracking_number: String,
+    /// When it shipped.
+    pub created_at: DateTime<Utc>,
+    /// What it holds.
+    pub lines: Vec<ShipmentLine>,
+}
+
+impl Fulfilment {
+    fn of(shipped: fulfilment::Shipped) -> Result<Self> {
+        Ok(Fulfilment {
+            id: ID(shipped.first.id.clone()),
+            carrier: shipped.first.carrier.clone(),
+            tracking_number: shipped.first.tracking_number.clone(),
+            created_at: kit::db::parse_timestamp(&shipped.first.created_at).map_err(ApiError::from)?,
+            lines: shipment_lines(shipped.lines),
+        })
+    }
+}
+
+/// Shipped lines that came back and went back on sale.
+#[derive(SimpleObject)]
+pub struct OrderReturn {
+    /// The return's identifier.
+    pub id: ID,
+    /// When it was taken back.
+    pub created_at: DateTime<Utc>,
+    /// What came back.
+    pub lines: Vec<ShipmentLine>,
+}
+
+/// Money paid back to the customer from the captured payment.
+#[derive(SimpleObject)]
+pub struct Refund {
+    /// The refund's identifier.
+    pub id: ID,
+    /// What was paid back.
+    pub amount: Money,
+    /// Why, as the back office wrote it.
+    pub reason: String,
+    /// False while the provider has not confirmed it; sending the same request again finishes it.
+    pub paid: bool,
+    /// When it was asked for.
+    pub created_at: DateTime<Utc>,
 }
 
 /// One entry of an order's timeline: a status the order reached, when, and why.
@@ -181,14 +323,32 @@ pub struct OrderEdge {
     pub node: Order,
 }
 
-fn may_see(viewer: &Viewer, order: &OrderRow) -> bool {
-    viewer.subject_opt() == Some(order.customer_id.as_str()) || viewer.has_scope(READ_ALL_ORDERS)
+/// The customer who placed it, who may read all orders, or who holds one of its access tokens.
+async fn may_see(ctx: &Context<'_>, order: &OrderRow, access_token: Option<&str>) -> Result<bool, ApiError> {
+    let viewer = ctx.data_unchecked::<Viewer>();
+    if (order.customer().is_some() && viewer.subject_opt() == order.customer()) || viewer.has_scope(READ_ALL_ORDERS) {
+        return Ok(true);
+    }
+    Ok(match access_token {
+        Some(token) => order::grants_access(ctx.data_unchecked::<Db>(), &order.id, token).await?,
+        None => false,
+    })
 }
 
-async fn visible_order(ctx: &Context<'_>, id: String) -> Result<Option<Order>, ApiError> {
-    let viewer = ctx.data_unchecked::<Viewer>();
+/// Anonymous callers need an access token to ask for an order at all.
+fn identified(ctx: &Context<'_>, access_token: Option<&str>) -> Result<(), ApiError> {
+    match access_token {
+        Some(_) => Ok(()),
+        None => ctx.data_unchecked::<Viewer>().subject().map(drop),
+    }
+}
+
+async fn visible_order(ctx: &Context<'_>, id: String, access_token: Option<&str>) -> Result<Option<Order>, ApiError> {
     let row = ctx.data_unchecked::<Loaders>().orders_by_id.load_one(id).await?;
-    Ok(row.filter(|order| may_see(viewer, order)).map(Order))
+    match row {
+        Some(order) if may_see(ctx, &order, access_token).await? => Ok(Some(Order(order))),
+        _ => Ok(None),
+    }
 }
 
 pub struct Query;
@@ -196,11 +356,33 @@ pub struct Query;
 /// Everything a storefront or back office can read from the shop.
 #[Object]
 impl Query {
-    /// An order by id: null unless it is the viewer's own (or the viewer may read all orders).
-    #[graphql(directive = kit::directives::authenticated::apply())]
-    async fn order(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Order>> {
-        ctx.data_unchecked::<Viewer>().subject()?;
-        Ok(visible_order(ctx, id.0).await?)
+    /// An order by id: null unless it is the signed-in viewer's own (or the
+    /// viewer may read all orders), or `accessToken` is one placeOrder gave
+    /// for it (a guest's order). Without a token the caller must be signed in.
+    async fn order(&self, ctx: &Context<'_>, id: ID, access_token: Option<String>) -> Result<Option<Order>> {
+        identified(ctx, access_token.as_deref())?;
+        Ok(visible_order(ctx, id.0, access_token.as_deref()).await?)
+    }
+
+    /// What ordering the cart costs shipped to `country` (and `region`, the
+    /// state for US tax): every shipping method that goes there with its price,
+    /// and the totals with `shippingMethod` (the cheapest when not given).
+    /// placeOrder charges exactly this `total` for the same cart, address and method.
+    async fn checkout_quote(&self, ctx: &Context<'_>, cart_id: ID, country: String, region: Option<String>, shipping_method: Option<String>) -> Result<CheckoutQuote> {
+        let country = CountryCode::parse("country", &country).map_err(|error| ApiError::BadUserInput(error.message))?;
+        let region = region.map(|region| region.trim().to_uppercase());
+        let destination = Destination { country: country.as_str(), region: region.as_deref() };
+        let quoted = order::quote_cart(
+            ctx.data_unchecked::<Db>(),
+            ctx.data_unchecked::<GraphClient>(),
+            &cart_id,
+            ctx.data_unchecked::<ForwardedAuthorization>().0.as_deref(),
+            destination,
+            shipping_method.as_deref(),
+        )
+        .await?;
+        let quote = quoted.map_err(|refusal| ApiError::BadUserInput(format!("{}: {}", refusal.code, refusal.message)))?;
+        Ok(CheckoutQuote::of(quote)?)
     }
 
     /// The signed-in customer.
@@ -212,7 +394,7 @@ impl Query {
 
     #[graphql(entity)]
     async fn find_order_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Order>> {
-        Ok(visible_order(ctx, id.0).await?)
+        Ok(visible_order(ctx, id.0, None).await?)
     }
 
     /// A customer is seen only by themselves (or by who may read all
@@ -224,11 +406,81 @@ impl Query {
     }
 }
 
+/// A way to ship an order, priced for one cart and destination.
+#[derive(SimpleObject)]
+pub struct ShippingMethod {
+    /// What placeOrder's `shippingMethod` takes, e.g. STANDARD.
+    pub code: String,
+    /// What a shopper is shown, e.g. Express.
+    pub name: String,
+    /// Who carries it, e.g. UPS.
+    pub carrier: String,
+    /// What it costs for this cart and destination.
+    pub price: Money,
+    /// Delivery takes minDays to maxDays working days.
+    pub min_days: i32,
+    /// The most working days delivery takes.
+    pub max_days: i32,
+}
+
+impl ShippingMethod {
+    fn of(option: ShippingOption) -> Self {
+        ShippingMethod {
+            code: option.code,
+            name: option.name,
+            carrier: option.carrier,
+            price: option.price,
+            min_days: option.min_days as i32,
+            max_days: option.max_days as i32,
+        }
+    }
+}
+
+/// What a cart costs to order with shipping and tax, before placing it.
+#[derive(SimpleObject)]
+pub struct CheckoutQuote {
+    /// The lines at the catalog's current prices.
+    pub subtotal: Money,
+    /// Every method that ships to the destination, cheapest first.
+    pub shipping_methods: Vec<ShippingMethod>,
+    /// The method the totals are for.
+    pub shipping_method: ShippingMethod,
+    /// What the chosen method costs.
+    pub shipping_total: Money,
+    /// Added to subtotal and shipping, or the part of them that is tax when `taxesIncluded`.
+    pub tax_total: Money,
+    /// Whether the currency's prices include tax (EUR) rather than have it added (USD).
+    pub taxes_included: bool,
+    /// What placeOrder will charge; send it as `expectedTotal`.
+    pub total: Money,
+}
+
+impl CheckoutQuote {
+    fn of(quote: Quote) -> Result<Self, ApiError> {
+        let chosen = quote.chosen.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a quote to a destination has a shipping method")))?;
+        let totals = quote.totals;
+        Ok(CheckoutQuote {
+            subtotal: totals.subtotal,
+            shipping_methods: quote.options.into_iter().map(ShippingMethod::of).collect(),
+            shipping_method: ShippingMethod::of(chosen),
+            shipping_total: totals.shipping,
+            tax_total: totals.tax,
+            taxes_included: totals.taxes_included,
+            total: totals.total,
+        })
+    }
+}
+
 /// What checkout sends to order a cart.
 #[derive(InputObject)]
 pub struct PlaceOrderInput {
-    /// The cart to order; refused while another order holds it.
+    /// The cart to order; refused while another order holds it. A guest
+    /// (no token) orders a guest cart; a customer their own or a guest cart.
     pub cart_id: ID,
+    /// Where the receipt goes; required of a guest.
+    pub email: Option<String>,
+    /// A code from `checkoutQuote`'s shippingMethods; the cheapest to the shipping address when left out.
+    pub shipping_method: Option<String>,
     /// The same key (per customer) always answers with the same order.
     pub idempotency_key: String,
     /// A token from the payment provider's client library (sandbox: tok_visa, tok_declined, tok_slow).
@@ -270,23 +522,124 @@ fn stored_address(json: Option<&str>) -> Result<Option<Address>, ApiError> {
     json.map(|json| serde_json::from_str(json).map_err(|error| ApiError::Internal(anyhow::anyhow!("a stored address does not read: {error}")))).transpose()
 }
 
-/// The answer to placing or cancelling an order: the order as it now is, or why the request was refused.
+/// The answer to a change to an order: the order as it now is, or why the request was refused.
 #[derive(SimpleObject)]
 pub struct OrderPayload {
     /// The order as it is after the request; null when the request was refused.
     pub order: Option<Order>,
+    /// placeOrder by a guest: the token that reads and follows this order
+    /// (`order(id, accessToken)`, `orderStatusChanged`). Keep it: it is shown
+    /// once (the same request sent again gets a new one). Null otherwise.
+    pub order_access_token: Option<String>,
     /// Why the request was refused; empty when it succeeded.
     pub user_errors: Vec<UserError>,
 }
 
 impl OrderPayload {
     fn of(row: OrderRow) -> Self {
-        OrderPayload { order: Some(Order(row)), user_errors: vec![] }
+        OrderPayload { order: Some(Order(row)), order_access_token: None, user_errors: vec![] }
     }
 
     fn failed(error: UserError) -> Self {
-        OrderPayload { order: None, user_errors: vec![error] }
+        OrderPayload { order: None, order_access_token: None, user_errors: vec![error] }
     }
+
+    fn changed(changed: Changed) -> Self {
+        match changed {
+            Changed::Order(row) => OrderPayload::of(row),
+            Changed::Refused(error) => OrderPayload::failed(error),
+        }
+    }
+}
+
+/// Units of one sku, as the back office sends them.
+#[derive(InputObject)]
+pub struct ShipmentLineInput {
+    /// The variant's sku, as on the order's lines.
+    pub sku: ID,
+    /// 1 to 50.
+    pub quantity: i32,
+}
+
+/// Lines as the back office sent them, one per sku: at least one, each 1 to 50 units.
+fn parse_lines(lines: &[ShipmentLineInput]) -> Result<fulfilment::Lines, UserError> {
+    if lines.is_empty() {
+        return Err(UserError::new("INVALID_LINES", "input.lines", "name at least one line"));
+    }
+    let mut parsed = fulfilment::Lines::new();
+    for line in lines {
+        let sku = Sku::parse("input.lines.sku", &line.sku)?;
+        let quantity = Quantity::parse("input.lines.quantity", i64::from(line.quantity))?;
+        if parsed.insert(sku, quantity).is_some() {
+            return Err(UserError::new("INVALID_LINES", "input.lines", format!("{} is named twice", line.sku.as_str())));
+        }
+    }
+    Ok(parsed)
+}
+
+/// A short free text the back office types (a carrier, a tracking number, a reason): 1 to `max` characters.
+fn parse_text<'a>(field: &str, text: &'a str, max: usize) -> Result<&'a str, UserError> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > max {
+        return Err(UserError::new("INVALID_TEXT", field, format!("must be 1 to {max} characters")));
+    }
+    Ok(text)
+}
+
+/// Lines of an order to ship.
+#[derive(InputObject)]
+pub struct FulfillOrderInput {
+    /// The order to ship.
+    pub order_id: ID,
+    /// What ships, per sku: at most what is ordered and not yet shipped.
+    pub lines: Vec<ShipmentLineInput>,
+    /// Who carries it, e.g. UPS (1 to 50 characters).
+    pub carrier: String,
+    /// The carrier's tracking number (1 to 100 characters).
+    pub tracking_number: String,
+    /// The same key (per order) ships once.
+    pub idempotency_key: String,
+}
+
+/// Shipped lines that came back.
+#[derive(InputObject)]
+pub struct ReturnOrderLinesInput {
+    /// The order the lines shipped with.
+    pub order_id: ID,
+    /// What came back, per sku: at most what shipped and has not come back.
+    pub lines: Vec<ShipmentLineInput>,
+    /// The same key (per order) takes the return once.
+    pub idempotency_key: String,
+}
+
+/// Money to pay back from a shipped order's payment.
+#[derive(InputObject)]
+pub struct RefundOrderInput {
+    /// The order to refund.
+    pub order_id: ID,
+    /// More than zero, in the order's currency, and at most what is left of its total.
+    pub amount: MoneyInput,
+    /// Why (1 to 200 characters).
+    pub reason: String,
+    /// The same key (per order) refunds once, however often it is sent.
+    pub idempotency_key: String,
+}
+
+/// Who may ship, take back and refund orders.
+const WRITE_ORDERS: &str = "orders:write";
+
+/// The key of a back-office request about `order_id`, once the caller may
+/// make it and the order exists; a user error when either input does not read.
+async fn back_office_key(ctx: &Context<'_>, order_id: &str, key: &str) -> Result<Result<IdempotencyKey, UserError>> {
+    ctx.data_unchecked::<Viewer>().require_scope(WRITE_ORDERS)?;
+    let key = match IdempotencyKey::parse("input.idempotencyKey", key) {
+        Ok(key) => key,
+        Err(error) => return Ok(Err(error)),
+    };
+    if find_order(ctx.data_unchecked::<Db>(), order_id).await.map_err(ApiError::from)?.is_none() {
+        return Ok(Err(UserError::new("ORDER_NOT_FOUND", "input.orderId", "no such order")));
+    }
+    Ok(Ok(key))
 }
 
 pub struct Mutation;
@@ -296,9 +649,15 @@ pub struct Mutation;
 impl Mutation {
     /// Places an order for the cart and answers at once with the order
     /// PENDING; stock and payment settle it on events within a second or so.
-    #[graphql(directive = kit::directives::authenticated::apply())]
+    /// Signed in, the order is the customer's; without a token it is a
+    /// guest's, who must give an email and gets an `orderAccessToken`.
     async fn place_order(&self, ctx: &Context<'_>, input: PlaceOrderInput) -> Result<OrderPayload> {
-        let customer_id = ctx.data_unchecked::<Viewer>().subject()?;
+        let customer_id = ctx.data_unchecked::<Viewer>().subject_opt();
+        let email = match (input.email.as_deref().map(|email| Email::parse("input.email", email)).transpose(), customer_id) {
+            (Err(error), _) => return Ok(OrderPayload::failed(error)),
+            (Ok(None), None) => return Ok(OrderPayload::failed(UserError::new("EMAIL_REQUIRED", "input.email", "a guest checks out with an email address"))),
+            (Ok(email), _) => email,
+        };
         let idempotency_key = match IdempotencyKey::parse("input.idempotencyKey", &input.idempotency_key) {
             Ok(key) => key,
             Err(error) => return Ok(OrderPayload::failed(error)),
@@ -320,6 +679,8 @@ impl Mutation {
         };
         let request = PlaceOrder {
             customer_id,
+            email,
+            shipping_method: input.shipping_method.as_deref(),
             shipping_address,
             billing_address,
             cart_id: &input.cart_id,
@@ -337,7 +698,7 @@ impl Mutation {
         )
         .await?;
         Ok(match placed {
-            Placed::Order(row) => OrderPayload::of(row),
+            Placed::Order { order, access_token } => OrderPayload { order_access_token: access_token, ..OrderPayload::of(order) },
             Placed::Refused(error) => OrderPayload::failed(error),
         })
     }
@@ -354,10 +715,73 @@ impl Mutation {
         };
         let gateway = ctx.data_unchecked::<Arc<dyn PaymentGateway>>();
         let cancelled = order::cancel_order(db, gateway.as_ref(), ctx.data_unchecked::<Outbox>(), order, ctx.data_unchecked::<Trace>()).await?;
-        Ok(match cancelled {
-            Cancelled::Order(row) => OrderPayload::of(row),
-            Cancelled::Refused(error) => OrderPayload::failed(error),
-        })
+        Ok(OrderPayload::changed(cancelled))
+    }
+
+    /// Ships lines of a CONFIRMED or PARTIALLY_FULFILLED order (scope
+    /// orders:write): PARTIALLY_FULFILLED, or FULFILLED once every unit has
+    /// shipped. The first shipment captures the payment; a cancelled order does not ship.
+    /// userErrors: ORDER_NOT_FOUND, ORDER_NOT_FULFILLABLE, QUANTITY_EXCEEDS_ORDER,
+    /// INVALID_LINES, INVALID_TEXT, INVALID_SKU, INVALID_QUANTITY, IDEMPOTENCY_KEY_REUSED.
+    #[graphql(requires_scopes = "orders:write")]
+    async fn fulfill_order(&self, ctx: &Context<'_>, input: FulfillOrderInput) -> Result<OrderPayload> {
+        let key = match back_office_key(ctx, &input.order_id, &input.idempotency_key).await? {
+            Ok(key) => key,
+            Err(error) => return Ok(OrderPayload::failed(error)),
+        };
+        let parsed = (parse_lines(&input.lines), parse_text("input.carrier", &input.carrier, 50), parse_text("input.trackingNumber", &input.tracking_number, 100));
+        let shipment = match parsed {
+            (Ok(lines), Ok(carrier), Ok(tracking_number)) => Shipment { lines, carrier, tracking_number },
+            (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => return Ok(OrderPayload::failed(error)),
+        };
+        let request = OrderRequest { order_id: &input.order_id, key: &key, trace: ctx.data_unchecked::<Trace>() };
+        let gateway = ctx.data_unchecked::<Arc<dyn PaymentGateway>>();
+        let fulfilled = fulfilment::fulfil_order(ctx.data_unchecked::<Db>(), gateway.as_ref(), ctx.data_unchecked::<Outbox>(), &request, &shipment).await?;
+        Ok(OrderPayload::changed(fulfilled))
+    }
+
+    /// Takes back shipped lines (scope orders:write): they go back on sale.
+    /// No money moves; refund with refundOrder. userErrors: ORDER_NOT_FOUND,
+    /// ORDER_NOT_RETURNABLE, QUANTITY_EXCEEDS_ORDER, INVALID_LINES, IDEMPOTENCY_KEY_REUSED.
+    #[graphql(requires_scopes = "orders:write")]
+    async fn return_order_lines(&self, ctx: &Context<'_>, input: ReturnOrderLinesInput) -> Result<OrderPayload> {
+        let key = match back_office_key(ctx, &input.order_id, &input.idempotency_key).await? {
+            Ok(key) => key,
+            Err(error) => return Ok(OrderPayload::failed(error)),
+        };
+        let lines = match parse_lines(&input.lines) {
+            Ok(lines) => lines,
+            Err(error) => return Ok(OrderPayload::failed(error)),
+        };
+        let request = OrderRequest { order_id: &input.order_id, key: &key, trace: ctx.data_unchecked::<Trace>() };
+        let returned = fulfilment::return_order_lines(ctx.data_unchecked::<Db>(), ctx.data_unchecked::<Outbox>(), &request, &lines).await?;
+        Ok(OrderPayload::changed(returned))
+    }
+
+    /// Pays money back from a shipped order's captured payment (scope
+    /// orders:write); stock is untouched unless lines are returned. Never more
+    /// than the order's total in all. userErrors: ORDER_NOT_FOUND,
+    /// ORDER_NOT_REFUNDABLE, REFUND_EXCEEDS_PAYMENT, CURRENCY_MISMATCH,
+    /// INVALID_AMOUNT, INVALID_TEXT, IDEMPOTENCY_KEY_REUSED.
+    #[graphql(requires_scopes = "orders:write")]
+    async fn refund_order(&self, ctx: &Context<'_>, input: RefundOrderInput) -> Result<OrderPayload> {
+        let key = match back_office_key(ctx, &input.order_id, &input.idempotency_key).await? {
+            Ok(key) => key,
+            Err(error) => return Ok(OrderPayload::failed(error)),
+        };
+        let amount = input.amount.into_money();
+        if amount.minor_units <= 0 {
+            return Ok(OrderPayload::failed(UserError::new("INVALID_AMOUNT", "input.amount", "a refund is more than zero")));
+        }
+        let reason = match parse_text("input.reason", &input.reason, 200) {
+            Ok(reason) => reason,
+            Err(error) => return Ok(OrderPayload::failed(error)),
+        };
+        let request = OrderRequest { order_id: &input.order_id, key: &key, trace: ctx.data_unchecked::<Trace>() };
+        let gateway = ctx.data_unchecked::<Arc<dyn PaymentGateway>>();
+        let refund = RefundRequest { amount, reason };
+        let refunded = fulfilment::refund_order(ctx.data_unchecked::<Db>(), gateway.as_ref(), ctx.data_unchecked::<Outbox>(), &request, &refund).await?;
+        Ok(OrderPayload::changed(refunded))
     }
 }
 
@@ -366,15 +790,17 @@ pub struct Subscription;
 /// Live updates: each field answers at once, then again each time what it follows changes.
 #[Subscription]
 impl Subscription {
-    /// The order now, then again each time its status changes.
-    #[graphql(directive = kit::directives::authenticated::apply())]
-    async fn order_status_changed(&self, ctx: &Context<'_>, order_id: ID) -> Result<impl Stream<Item = Order> + use<>> {
-        let viewer = ctx.data_unchecked::<Viewer>();
-        viewer.subject()?;
+    /// The order now, then again each time its status changes. Signed in,
+    /// or with an `accessToken` placeOrder gave for it (a guest's order).
+    async fn order_status_changed(&self, ctx: &Context<'_>, order_id: ID, access_token: Option<String>) -> Result<impl Stream<Item = Order> + use<>> {
+        identified(ctx, access_token.as_deref())?;
         let db = ctx.data_unchecked::<Db>().clone();
         // Subscribe before reading, so no change can slip between the two.
         let live = ctx.data_unchecked::<Bus>().live();
-        let order = find_order(&db, &order_id).await.map_err(ApiError::from)?.filter(|order| may_see(viewer, order));
+        let order = match find_order(&db, &order_id).await.map_err(ApiError::from)? {
+            Some(order) if may_see(ctx, &order, access_token.as_deref()).await? => Some(order),
+            _ => None,
+        };
         let Some(order) = order else {
             return Err(ApiError::BadUserInput(format!("no order {} to follow", order_id.0)).into());
         };

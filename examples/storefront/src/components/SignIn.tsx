@@ -1,10 +1,14 @@
 import { useState, type FormEvent } from 'react';
-import { useStored, write } from '../session';
+import { useApolloClient } from '@apollo/client/react';
+import { getFragmentData } from '../gql';
+import { CartViewFragmentDoc, MergeCartDocument } from '../gql/graphql';
+import { read, useStored, write } from '../session';
 
 // The shop's identity provider would hand out the token; in dev, paste the one
 // `cargo run` prints (or `cargo run -- token --sub customer-42 --name Ada`).
 export function SignIn() {
   const token = useStored('token');
+  const client = useApolloClient();
   const [pasted, setPasted] = useState('');
 
   if (token) {
@@ -18,11 +22,18 @@ export function SignIn() {
     );
   }
 
-  function signIn(event: FormEvent) {
+  async function signIn(event: FormEvent) {
     event.preventDefault();
     const value = pasted.trim().replace(/^Bearer\s+/i, '');
-    if (value) write('token', value);
     setPasted('');
+    if (!value) return;
+    write('token', value);
+    // The guest cart becomes the customer's (merged into theirs, if they have one).
+    const guestCartId = read('cartId');
+    if (!guestCartId) return;
+    const merged = await client.mutate({ mutation: MergeCartDocument, variables: { guestCartId }, errorPolicy: 'all' });
+    const cart = getFragmentData(CartViewFragmentDoc, merged.data?.mergeCart.cart);
+    if (cart) write('cartId', cart.id);
   }
 
   return (

@@ -4,7 +4,7 @@ import { useCart } from '../cart';
 import { Checkout } from '../components/Checkout';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { UserErrors } from '../components/UserErrors';
-import { RemoveCartLineDocument, UpdateCartLineDocument } from '../gql/graphql';
+import { CheckoutQuoteDocument, RemoveCartLineDocument, UpdateCartLineDocument } from '../gql/graphql';
 import { formatMoney } from '../money';
 
 const QUANTITIES = Array.from({ length: 10 }, (_, i) => i + 1);
@@ -13,8 +13,9 @@ export function CartPage() {
   const { cart, loading, error } = useCart();
   // Each answers with the whole cart, which updates every view of it. With
   // errorPolicy 'all' an error shows below instead of rejecting the call.
-  const [updateLine, updated] = useMutation(UpdateCartLineDocument, { errorPolicy: 'all' });
-  const [removeLine, removed] = useMutation(RemoveCartLineDocument, { errorPolicy: 'all' });
+  // The checkout's quote follows the cart.
+  const [updateLine, updated] = useMutation(UpdateCartLineDocument, { errorPolicy: 'all', refetchQueries: [CheckoutQuoteDocument] });
+  const [removeLine, removed] = useMutation(RemoveCartLineDocument, { errorPolicy: 'all', refetchQueries: [CheckoutQuoteDocument] });
 
   // Only before the first answer: a refetch (after a failed checkout, say)
   // keeps the page, and the checkout's error, on screen.
@@ -78,7 +79,7 @@ export function CartPage() {
       <p>
         Subtotal: <strong data-testid="cart-subtotal">{formatMoney(cart.subtotal)}</strong>
       </p>
-      <Checkout cartId={cart.id} total={cart.subtotal} />
+      <Checkout cartId={cart.id} />
     </>
   );
 }

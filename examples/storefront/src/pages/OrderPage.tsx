@@ -1,13 +1,13 @@
 import { skipToken, useQuery, useSubscription } from '@apollo/client/react';
-import { Link, useLocation, useNavigate, useParams } from 'react-router';
+import { Link, useLocation, useNavigate, useParams, useSearchParams } from 'react-router';
 import { ErrorNotice } from '../components/ErrorNotice';
 import { OrderDocument, OrderStatusDocument, type OrderStatus } from '../gql/graphql';
 import { formatMoney } from '../money';
 import { write } from '../session';
 
-// Where the checkout saga ends. A CONFIRMED order may still be cancelled
-// later, but nothing moves it on by itself.
-const SETTLED: OrderStatus[] = ['CONFIRMED', 'REJECTED', 'PAYMENT_FAILED', 'CANCELLED'];
+// Where the checkout saga ends. A CONFIRMED order may still be cancelled or
+// shipped later, by the shopper or the back office, not by itself.
+const SETTLED: OrderStatus[] = ['CONFIRMED', 'REJECTED', 'PAYMENT_FAILED', 'CANCELLED', 'PARTIALLY_FULFILLED', 'FULFILLED'];
 // After these the cart is open again, to try another card or fewer items.
 const CART_REOPENS: OrderStatus[] = ['REJECTED', 'PAYMENT_FAILED'];
 
@@ -15,14 +15,17 @@ export function OrderPage() {
   const { id = '' } = useParams();
   const { state } = useLocation() as { state: { cartId?: string } | null };
   const navigate = useNavigate();
-  const { data, loading, error, refetch } = useQuery(OrderDocument, { variables: { id } });
+  // A guest reads their order with the access token checkout gave them.
+  const [params] = useSearchParams();
+  const accessToken = params.get('access');
+  const { data, loading, error, refetch } = useQuery(OrderDocument, { variables: { id, accessToken } });
   const order = data?.order;
 
   // Follow the order live until it settles. Each status pushed lands in the
   // cache (Order:id), so `order.status` moves on and, once settled, skipToken
   // ends the subscription. The timeline is read again at each change.
   const following = !!order && !SETTLED.includes(order.status);
-  const live = useSubscription(OrderStatusDocument, following ? { variables: { id }, onData: () => void refetch() } : skipToken);
+  const live = useSubscription(OrderStatusDocument, following ? { variables: { id, accessToken }, onData: () => void refetch() } : skipToken);
 
   if (loading) return <p>Loading…</p>;
   if (!order) return error ? <ErrorNotice error={error} /> : <p>No order {id} (is it another customer's?)</p>;
@@ -60,8 +63,19 @@ export function OrderPage() {
         </tbody>
       </table>
       <p>
-        Total: <strong>{formatMoney(order.total)}</strong>
+        Subtotal {formatMoney(order.subtotal)} · Shipping {formatMoney(order.shippingTotal)}
+        {order.shippingMethod && ` (${order.shippingMethod})`} ·{' '}
+        {order.taxesIncluded ? `including tax ${formatMoney(order.taxTotal)}` : `tax ${formatMoney(order.taxTotal)}`}
       </p>
+      <p>
+        Total: <strong data-testid="order-total">{formatMoney(order.total)}</strong>
+      </p>
+      {order.email && <p>Receipt to {order.email}</p>}
+      {order.fulfilments.map((shipment) => (
+        <p key={shipment.trackingNumber} data-testid="fulfilment">
+          Shipped with {shipment.carrier}, tracking {shipment.trackingNumber}
+        </p>
+      ))}
       {order.shippingAddress && (
         <address data-testid="shipping-address">
           Ships to {order.shippingAddress.name}, {order.shippingAddress.line1}
