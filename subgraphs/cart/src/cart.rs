@@ -168,19 +168,26 @@ pub enum Merged {
 /// The customer signed in holding a guest cart: it becomes theirs. When
 /// they have an open cart already (their newest), the guest's lines move
 /// into it: a sku in both adds up, to at most `Quantity::MAX` units, and the
-/// guest cart is MERGED (empty, no longer editable or orderable). Without
-/// one, the guest cart itself becomes the customer's. One transaction that
+/// guest cart is MERGED (empty, no longer editable or orderable; the same
+/// merge asked again answers the same cart). Without one, the guest cart
+/// itself becomes the customer's. One transaction that
 /// takes the customer's cart, then the guest's, so two merges cannot interleave.
 #[tracing::instrument(skip(db))]
 pub async fn merge_guest_cart(db: &Db, guest_cart_id: &str, customer_id: &str) -> Result<Merged, sqlx::Error> {
     let mut tx = db.begin().await?;
-    let guest: Option<(Option<String>, String)> = sqlx::query_as("SELECT customer_id, status FROM carts WHERE id = $1").bind(guest_cart_id).fetch_optional(&mut *tx).await?;
+    let guest: Option<(Option<String>, String, Option<String>)> =
+        sqlx::query_as("SELECT customer_id, status, merged_into FROM carts WHERE id = $1").bind(guest_cart_id).fetch_optional(&mut *tx).await?;
     match guest {
         None => return Ok(Merged::NotFound),
-        Some((Some(owner), _)) if owner == customer_id => return Ok(Merged::Into(guest_cart_id.to_string())),
-        Some((Some(_), _)) => return Ok(Merged::NotFound),
-        Some((None, status)) if status != OPEN => return Ok(Merged::Closed),
-        Some((None, _)) => {}
+        Some((Some(owner), _, _)) if owner == customer_id => return Ok(Merged::Into(guest_cart_id.to_string())),
+        Some((Some(_), _, _)) => return Ok(Merged::NotFound),
+        Some((None, status, Some(target))) if status == MERGED => {
+            // Merged before: into this customer's cart, the same answer again.
+            let owner: Option<Option<String>> = sqlx::query_scalar("SELECT customer_id FROM carts WHERE id = $1").bind(&target).fetch_optional(&mut *tx).await?;
+            return Ok(if owner.flatten().as_deref() == Some(customer_id) { Merged::Into(target) } else { Merged::Closed });
+        }
+        Some((None, status, _)) if status != OPEN => return Ok(Merged::Closed),
+        Some((None, _, _)) => {}
     }
     let target: Option<(String,)> = sqlx::query_as(
         "UPDATE carts SET updated_at = $1 WHERE id = \
@@ -205,8 +212,9 @@ pub async fn merge_guest_cart(db: &Db, guest_cart_id: &str, customer_id: &str) -
         tx.commit().await?;
         return Ok(Merged::Into(guest_cart_id.to_string()));
     };
-    let taken = sqlx::query("UPDATE carts SET status = $1, updated_at = $2 WHERE id = $3 AND customer_id IS NULL AND status = $4")
+    let taken = sqlx::query("UPDATE carts SET status = $1, merged_into = $2, updated_at = $3 WHERE id = $4 AND customer_id IS NULL AND status = $5")
         .bind(MERGED)
+        .bind(&target)
         .bind(now())
         .bind(guest_cart_id)
         .bind(OPEN)

@@ -174,6 +174,13 @@ pub struct Address {
 const US_STATES: &str = "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR PA \
     RI SC SD TN TX UT VT VA WA WV WI WY DC PR GU VI AS MP";
 
+/// The US state (or DC, or a territory) `region` names, as its upper-case
+/// two-letter code; None when it names none.
+pub fn us_state(region: &str) -> Option<String> {
+    let state = region.trim().to_ascii_uppercase();
+    US_STATES.split_ascii_whitespace().any(|known| known == state).then_some(state)
+}
+
 impl Address {
     /// `field` is the input's path (e.g. "input.shippingAddress"); each error names the part at fault.
     #[allow(clippy::too_many_arguments)]
@@ -207,7 +214,7 @@ impl Address {
         let digits = |code: &str, count: usize| code.len() == count && code.bytes().all(|b| b.is_ascii_digit());
         match country.as_str() {
             "US" => {
-                let state = region.as_deref().map(str::to_ascii_uppercase).filter(|state| US_STATES.split_ascii_whitespace().any(|known| known == state));
+                let state = region.as_deref().and_then(us_state);
                 region = Some(state.ok_or_else(|| invalid("region", "a US address needs its state's two-letter code, e.g. NY".into()))?);
                 let zip = postal_code.as_deref().filter(|code| digits(code, 5) || (code.len() == 10 && digits(&code[..5], 5) && &code[5..6] == "-" && digits(&code[6..], 4)));
                 if zip.is_none() {

@@ -26,7 +26,7 @@ use crate::NAME;
 use crate::pricing::{self, Destination, Quote};
 use crate::payment::{PaymentGateway, payment_due};
 
-/// Where an order stands: PENDING while stock and payment settle, then CONFIRMED, REJECTED or PAYMENT_FAILED; a CONFIRMED order may become CANCELLED.
+/// Where an order stands: PENDING while stock and payment settle, then CONFIRMED, REJECTED or PAYMENT_FAILED; a CONFIRMED order may become CANCELLED, or ship: PARTIALLY_FULFILLED, then FULFILLED.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum OrderStatus {
     /// Placed; stock and payment are being settled.
@@ -705,7 +705,9 @@ pub async fn cancel_order(db: &Db, gateway: &dyn PaymentGateway, outbox: &Outbox
         other => return Ok(not_cancellable(other.as_str())),
     }
     if !gateway.void(&order.id).await? {
-        // A fulfilment captured the payment first: the order ships.
+        // A fulfilment captured the payment first: the order ships. (Should
+        // that fulfilment's request have failed after the capture, sending it
+        // again with its key finishes it.)
         return Ok(not_cancellable("being fulfilled"));
     }
     let mut tx = db.begin().await?;

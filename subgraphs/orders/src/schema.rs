@@ -9,7 +9,7 @@ use kit::auth::Viewer;
 use kit::db::Db;
 use kit::error::{ApiError, UserError};
 use events::{Bus, Outbox, Trace};
-use kit::domain::{Address, CountryCode, Email, IdempotencyKey, Quantity, Sku};
+use kit::domain::{Address, CountryCode, Email, IdempotencyKey, Quantity, Sku, us_state};
 use kit::graph::GraphClient;
 use kit::money::{Money, MoneyInput};
 use kit::page::{PageInfo, PageRequest};
@@ -358,7 +358,8 @@ pub struct Query;
 impl Query {
     /// An order by id: null unless it is the signed-in viewer's own (or the
     /// viewer may read all orders), or `accessToken` is one placeOrder gave
-    /// for it (a guest's order). Without a token the caller must be signed in.
+    /// for it (a guest's order). Neither signed in nor with an access token:
+    /// UNAUTHENTICATED.
     async fn order(&self, ctx: &Context<'_>, id: ID, access_token: Option<String>) -> Result<Option<Order>> {
         identified(ctx, access_token.as_deref())?;
         Ok(visible_order(ctx, id.0, access_token.as_deref()).await?)
@@ -370,7 +371,12 @@ impl Query {
     /// placeOrder charges exactly this `total` for the same cart, address and method.
     async fn checkout_quote(&self, ctx: &Context<'_>, cart_id: ID, country: String, region: Option<String>, shipping_method: Option<String>) -> Result<CheckoutQuote> {
         let country = CountryCode::parse("country", &country).map_err(|error| ApiError::BadUserInput(error.message))?;
-        let region = region.map(|region| region.trim().to_uppercase());
+        let region = region.map(|region| region.trim().to_uppercase()).filter(|region| !region.is_empty());
+        // As placeOrder's address check: US tax is by state, so a US quote needs one.
+        let region = match country.as_str() {
+            "US" => Some(region.as_deref().and_then(us_state).ok_or_else(|| ApiError::BadUserInput("a US quote needs the state's two-letter code, e.g. NY".into()))?),
+            _ => region,
+        };
         let destination = Destination { country: country.as_str(), region: region.as_deref() };
         let quoted = order::quote_cart(
             ctx.data_unchecked::<Db>(),
@@ -481,7 +487,7 @@ pub struct PlaceOrderInput {
     pub email: Option<String>,
     /// A code from `checkoutQuote`'s shippingMethods; the cheapest to the shipping address when left out.
     pub shipping_method: Option<String>,
-    /// The same key (per customer) always answers with the same order.
+    /// The same key (per customer; for a guest, per cart) always answers with the same order.
     pub idempotency_key: String,
     /// A token from the payment provider's client library (sandbox: tok_visa, tok_declined, tok_slow).
     pub payment_token: String,
@@ -677,6 +683,10 @@ impl Mutation {
             Ok(address) => address.or_else(|| shipping_address.clone()),
             Err(error) => return Ok(OrderPayload::failed(error)),
         };
+        if input.shipping_method.is_some() && shipping_address.is_none() {
+            let missing = UserError::new("SHIPPING_ADDRESS_REQUIRED", "input.shippingAddress", "a shipping method needs an address to ship to");
+            return Ok(OrderPayload::failed(missing));
+        }
         let request = PlaceOrder {
             customer_id,
             email,
@@ -790,8 +800,9 @@ pub struct Subscription;
 /// Live updates: each field answers at once, then again each time what it follows changes.
 #[Subscription]
 impl Subscription {
-    /// The order now, then again each time its status changes. Signed in,
-    /// or with an `accessToken` placeOrder gave for it (a guest's order).
+    /// The order now, then again each time its status changes (a second
+    /// partial shipment is not a change of status: read `fulfilments`).
+    /// Signed in, or with an `accessToken` placeOrder gave for it (a guest's order).
     async fn order_status_changed(&self, ctx: &Context<'_>, order_id: ID, access_token: Option<String>) -> Result<impl Stream<Item = Order> + use<>> {
         identified(ctx, access_token.as_deref())?;
         let db = ctx.data_unchecked::<Db>().clone();
