@@ -157,15 +157,20 @@ enum Measurement {
         #[arg(long, default_value_t = 20)]
         requests: usize,
     },
-    /// The storefront's reads through the router: requests per second, p50, p99.
+    /// The storefront's reads through the router (or other gateways), and
+    /// the subgraphs' parts of them directly: requests per second, p50, p99.
     Router {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 10)]
         seconds: u64,
         /// With the usage plugin recording which fields are used.
         #[arg(long)]
         record_usage: bool,
+        /// A GraphQL endpoint over `supergraph dev`'s subgraphs to measure
+        /// instead of a supergraph of the bench's own; repeat for several.
+        #[arg(long = "target")]
+        targets: Vec<String>,
     },
 }
 
@@ -248,8 +253,8 @@ fn main() -> anyhow::Result<()> {
             tokio_main(bench::catalog::run(bench::catalog::CatalogBenchOptions { backend, products, requests }))
         }
         Command::Bench { measurement: Measurement::Limits { requests } } => tokio_main(bench::limits::run(requests)),
-        Command::Bench { measurement: Measurement::Router { concurrency, seconds, record_usage } } => {
-            tokio_main(bench::router::run(bench::router::RouterBenchOptions { concurrency, seconds, record_usage }))
+        Command::Bench { measurement: Measurement::Router { concurrency, seconds, record_usage, targets } } => {
+            tokio_main(bench::router::run(bench::router::RouterBenchOptions { concurrency, seconds, record_usage, targets }))
         }
         Command::Events { action } => {
             let _telemetry = telemetry::init("commerce-events")?;

@@ -7,7 +7,7 @@ use anyhow::{Context as _, bail};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::{Backend, percentile, with_supergraph};
+use super::{Backend, peak_rss, percentile, with_supergraph};
 use crate::subgraphs::Subgraph;
 use crate::supergraph::{self, Supergraph};
 use crate::token::{self, TokenRequest};
@@ -17,9 +17,6 @@ pub struct BenchOptions {
     pub orders: usize,
     pub concurrency: usize,
 }
-
-/// How often a checkout looks at its order's status; bounds the error of each latency.
-const POLL: Duration = Duration::from_millis(5);
 
 pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
     if options.orders == 0 || options.concurrency == 0 {
@@ -48,6 +45,7 @@ async fn measure(options: &BenchOptions, running: Supergraph) -> anyhow::Result<
     }
 
     eprintln!("placing {} orders, {} at a time...", options.orders, options.concurrency);
+    let commits_before = commits(&running).await?;
     let started = Instant::now();
     let latencies: Vec<anyhow::Result<Duration>> = futures::stream::iter(checkouts)
         .map(|(token, cart)| {
@@ -70,7 +68,33 @@ async fn measure(options: &BenchOptions, running: Supergraph) -> anyhow::Result<
         percentile(&latencies, 0.50).as_millis(),
         percentile(&latencies, 0.99).as_millis(),
     );
+    if let (Some(before), Backend::Postgres) = (commits_before, options.backend) {
+        // The last events settle, and PostgreSQL's statistics catch up.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let after = commits(&running).await?.unwrap_or_default();
+        let per_order: Vec<String> = Subgraph::ALL
+            .iter()
+            .zip(before.iter().zip(&after))
+            .map(|(subgraph, (before, after))| format!("{} {:.1}", subgraph.name(), (after - before) as f64 / latencies.len() as f64))
+            .collect();
+        println!("PostgreSQL commits per order (a statement outside a transaction is one), by subgraph: {}", per_order.join(", "));
+    }
+    println!("peak RSS of this process (router, five subgraphs and the load): {} MiB", peak_rss()? / 1024);
     running.stop().await
+}
+
+/// Each subgraph database's committed transactions so far (PostgreSQL only).
+async fn commits(running: &Supergraph) -> anyhow::Result<Option<Vec<i64>>> {
+    if !running.database_url(Subgraph::Orders).starts_with("postgres") {
+        return Ok(None);
+    }
+    let mut commits = Vec::new();
+    for subgraph in Subgraph::ALL {
+        let db = running.db(subgraph);
+        sqlx::query("SELECT pg_stat_clear_snapshot()").execute(db).await?;
+        commits.push(sqlx::query_scalar("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()").fetch_one(db).await?);
+    }
+    Ok(Some(commits))
 }
 
 struct Client {
@@ -119,13 +143,37 @@ impl Client {
             )
             .await?;
         let id = data["placeOrder"]["order"]["id"].as_str().with_context(|| format!("an order: {data}"))?.to_string();
-        loop {
-            let data = self.graphql("query ($id: ID!) { order(id: $id) { status } }", json!({ "id": id }), Some(token)).await?;
-            match data["order"]["status"].as_str() {
-                Some("CONFIRMED") => return Ok(started.elapsed()),
-                Some("PENDING") => tokio::time::sleep(POLL).await,
-                other => bail!("order {id} ended {other:?}"),
+        self.until_settled(token, &id).await?;
+        Ok(started.elapsed())
+    }
+
+    /// Follows the order as a storefront does, over the router's
+    /// orderStatusChanged subscription (server-sent events), until it
+    /// settles; an error unless it is CONFIRMED.
+    async fn until_settled(&self, token: &str, id: &str) -> anyhow::Result<()> {
+        let response = self
+            .http
+            .post(&self.url)
+            .bearer_auth(token)
+            .header("accept", "text/event-stream")
+            .json(&json!({ "query": "subscription ($id: ID!) { orderStatusChanged(orderId: $id) { status } }", "variables": { "id": id } }))
+            .send()
+            .await?;
+        let mut events = response.bytes_stream();
+        let mut buffer = String::new();
+        while let Some(chunk) = events.next().await {
+            buffer.push_str(&String::from_utf8_lossy(&chunk?));
+            while let Some(end) = buffer.find("\n\n") {
+                let event: String = buffer.drain(..end + 2).collect();
+                let Some(data) = event.lines().find_map(|line| line.strip_prefix("data: ")) else { continue };
+                let update: Value = serde_json::from_str(data)?;
+                match update["data"]["orderStatusChanged"]["status"].as_str() {
+                    Some("CONFIRMED") => return Ok(()),
+                    Some("PENDING") => {}
+                    _ => bail!("order {id} ended {update}"),
+                }
             }
         }
+        bail!("the subscription to order {id} ended before it settled")
     }
 }

@@ -74,3 +74,11 @@ where
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
+
+/// This process's peak resident set size in KiB (VmHWM): every bench serves
+/// the whole supergraph from its own process.
+pub fn peak_rss() -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:")).ok_or_else(|| anyhow::anyhow!("no VmHWM in /proc/self/status"))?;
+    Ok(line.split_whitespace().nth(1).ok_or_else(|| anyhow::anyhow!("an empty VmHWM"))?.parse()?)
+}

@@ -1,8 +1,15 @@
-//! `supergraph bench router`: the storefront's read traffic through the
-//! router: a product listing, a product page and the categories, in turn,
-//! from `--concurrency` clients for `--seconds`. Prints requests per second
-//! and the p50 and p99 latency; `--record-usage` turns on the usage plugin,
-//! to measure what recording field usage costs.
+//! `supergraph bench router`: the storefront's reads (ProductListing of 24,
+//! ProductPage, Cart, from the storefront contract) from `--concurrency`
+//! clients for `--seconds` each, through every GraphQL endpoint measured one
+//! after another, then the owning subgraph's part of each made directly, so
+//! what federation costs reads as a ratio. Prints requests per second, p50
+//! and p99 per endpoint and operation.
+//!
+//! Without `--target` it starts a supergraph of its own and measures its
+//! router (`--record-usage` turns on the usage plugin there). With
+//! `--target URL` (repeatable) it measures those endpoints, which serve the
+//! subgraphs of a running `supergraph dev` (ports 4001-4005): our router on
+//! 4000, and other gateways composed over the same subgraphs.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,77 +17,170 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
-use super::{Backend, percentile, with_supergraph};
-use crate::supergraph::{Supergraph, config_dir};
+use super::{Backend, peak_rss, percentile, with_supergraph};
+use crate::subgraphs::Subgraph;
+use crate::supergraph::config_dir;
 
 pub struct RouterBenchOptions {
     pub concurrency: usize,
     pub seconds: u64,
     pub record_usage: bool,
+    pub targets: Vec<String>,
 }
+
+/// The products subgraph's part of ProductListing and ProductPage, and the
+/// cart subgraph's part of Cart (what needs no other subgraph), as a gateway
+/// fetches them first.
+const PRODUCTS_PART_OF_LISTING: &str = "query ($first: Int) { products(first: $first) { totalCount \
+    pageInfo { hasNextPage endCursor hasPreviousPage startCursor } \
+    edges { cursor node { id slug name featuredImage { url altText width height } \
+    priceRange { min { amount currencyCode } max { amount currencyCode } } } } \
+    facets { categories { category { slug name } count } options { name values { value count } } \
+    prices { min { amount currencyCode } max { amount currencyCode } count } inStock } } }";
+const PRODUCTS_PART_OF_PAGE: &str = "query ($slug: String!) { product(slug: $slug) { id slug name description \
+    category { slug name breadcrumbs { slug name } } images { url altText width height } options { name values } \
+    variantBySelectedOptions(selectedOptions: []) { sku } \
+    variants { sku name selectedOptions { name value } image { url altText width height } price { amount currencyCode } } } }";
+const CART_PART_OF_CART: &str = "query ($id: ID!) { cart(id: $id) { id itemCount lines { id quantity variant { sku } } } }";
 
 pub async fn run(options: RouterBenchOptions) -> anyhow::Result<()> {
     if options.concurrency == 0 || options.seconds == 0 {
         bail!("--concurrency and --seconds must be at least 1");
     }
-    with_supergraph(Backend::Sqlite, 240, options.record_usage, |running| measure(&options, running)).await
+    if options.targets.is_empty() {
+        return with_supergraph(Backend::Sqlite, 240, options.record_usage, |running| async move {
+            let endpoints = Endpoints {
+                targets: vec![running.graphql_url()],
+                products: running.subgraphs[&Subgraph::Products].url.clone(),
+                cart: running.subgraphs[&Subgraph::Cart].url.clone(),
+            };
+            measure(&options, &endpoints).await?;
+            println!("peak RSS of this process (router, five subgraphs and the load): {} MiB", peak_rss()? / 1024);
+            running.stop().await
+        })
+        .await;
+    }
+    if options.record_usage {
+        bail!("--record-usage applies to the router this command starts, not to a --target");
+    }
+    let at = |subgraph: Subgraph| format!("http://127.0.0.1:{}/graphql", subgraph.default_port());
+    let endpoints = Endpoints { targets: options.targets.clone(), products: at(Subgraph::Products), cart: at(Subgraph::Cart) };
+    measure(&options, &endpoints).await
 }
 
-/// The storefront operations a visitor's page views send, with their variables.
-fn page_views(slug: &str) -> anyhow::Result<Vec<Value>> {
-    let catalog = std::fs::read_to_string(config_dir().join("storefront/catalog.graphql")).context("reading the storefront's catalog operations")?;
-    Ok(vec![
-        json!({ "query": catalog, "operationName": "ProductListing", "variables": { "first": 20 } }),
-        json!({ "query": catalog, "operationName": "ProductPage", "variables": { "slug": slug } }),
-        json!({ "query": catalog, "operationName": "Categories" }),
-    ])
+struct Endpoints {
+    /// Gateways serving the whole graph.
+    targets: Vec<String>,
+    /// The subgraphs behind them, fetched directly.
+    products: String,
+    cart: String,
 }
 
-async fn measure(options: &RouterBenchOptions, running: Supergraph) -> anyhow::Result<()> {
+/// One request body, sent over and over.
+struct Workload {
+    name: &'static str,
+    body: Value,
+}
+
+async fn measure(options: &RouterBenchOptions, endpoints: &Endpoints) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
-    let url = running.graphql_url();
-    let listing: Value = http.post(&url).json(&json!({ "query": "{ products(first: 1) { edges { node { slug } } } }" })).send().await?.json().await?;
-    let slug = listing["data"]["products"]["edges"][0]["node"]["slug"].as_str().context("a product to view")?.to_string();
-    let views = Arc::new(page_views(&slug)?);
+    let first = &endpoints.targets[0];
+    let slug = answer(&http, first, &json!({ "query": "{ products(first: 1) { edges { node { slug variants { sku } } } } }" })).await?;
+    let product = &slug["products"]["edges"][0]["node"];
+    let (slug, sku) = (product["slug"].as_str().context("a product")?, product["variants"][0]["sku"].as_str().context("a sku")?);
+    let cart = guest_cart(&http, first, sku).await?;
 
-    eprintln!("{} clients for {} s...", options.concurrency, options.seconds);
+    let catalog = std::fs::read_to_string(config_dir().join("storefront/catalog.graphql")).context("reading the storefront's catalog operations")?;
+    let carts = std::fs::read_to_string(config_dir().join("storefront/cart.graphql")).context("reading the storefront's cart operations")?;
+    let through_gateway = [
+        Workload { name: "ProductListing", body: json!({ "query": catalog, "operationName": "ProductListing", "variables": { "first": 24 } }) },
+        Workload { name: "ProductPage", body: json!({ "query": catalog, "operationName": "ProductPage", "variables": { "slug": slug } }) },
+        Workload { name: "Cart", body: json!({ "query": carts, "operationName": "Cart", "variables": { "id": cart } }) },
+    ];
+    let direct = [
+        (endpoints.products.as_str(), Workload { name: "ProductListing: products' part", body: json!({ "query": PRODUCTS_PART_OF_LISTING, "variables": { "first": 24 } }) }),
+        (endpoints.products.as_str(), Workload { name: "ProductPage: products' part", body: json!({ "query": PRODUCTS_PART_OF_PAGE, "variables": { "slug": slug } }) }),
+        (endpoints.cart.as_str(), Workload { name: "Cart: cart's part", body: json!({ "query": CART_PART_OF_CART, "variables": { "id": cart } }) }),
+    ];
+
+    println!("{} clients, {} s per row", options.concurrency, options.seconds);
+    println!("| endpoint | operation | requests/s | p50 | p99 | errors |");
+    println!("|---|---|---|---|---|---|");
+    for target in &endpoints.targets {
+        for workload in &through_gateway {
+            report(target, workload, drive(&http, target, &workload.body, options).await?);
+        }
+    }
+    for (subgraph, workload) in &direct {
+        report(subgraph, workload, drive(&http, subgraph, &workload.body, options).await?);
+    }
+    Ok(())
+}
+
+/// The data of one answer; an error when it has errors.
+async fn answer(http: &reqwest::Client, url: &str, body: &Value) -> anyhow::Result<Value> {
+    let answer: Value = http.post(url).json(body).send().await?.json().await?;
+    if !answer["errors"].is_null() {
+        bail!("{url} answered with errors: {answer}");
+    }
+    Ok(answer["data"].clone())
+}
+
+/// A guest cart with two units of `sku` and nothing else, made through `url`.
+async fn guest_cart(http: &reqwest::Client, url: &str, sku: &str) -> anyhow::Result<String> {
+    let created = answer(http, url, &json!({ "query": "mutation { createCart { cart { id } } }" })).await?;
+    let cart = created["createCart"]["cart"]["id"].as_str().context("a cart")?.to_string();
+    let add = "mutation ($cart: ID!, $sku: ID!) { addCartLine(cartId: $cart, sku: $sku, quantity: 2) { userErrors { code } } }";
+    answer(http, url, &json!({ "query": add, "variables": { "cart": cart, "sku": sku } })).await?;
+    Ok(cart)
+}
+
+struct Measured {
+    times: Vec<Duration>,
+    errors: usize,
+    seconds: u64,
+}
+
+/// Sends `body` to `url` from `options.concurrency` clients for `options.seconds`.
+async fn drive(http: &reqwest::Client, url: &str, body: &Value, options: &RouterBenchOptions) -> anyhow::Result<Measured> {
+    let body = Arc::new(body.clone());
     let until = Instant::now() + Duration::from_secs(options.seconds);
-    let clients = (0..options.concurrency).map(|client| {
-        let (http, url, views) = (http.clone(), url.clone(), views.clone());
+    let clients = (0..options.concurrency).map(|_| {
+        let (http, url, body) = (http.clone(), url.to_string(), body.clone());
         tokio::spawn(async move {
             let (mut times, mut errors) = (Vec::new(), 0usize);
-            let mut view = client;
             while Instant::now() < until {
                 let started = Instant::now();
-                let answered = http.post(&url).json(&views[view % views.len()]).send().await;
+                let answered = http.post(&url).json(&*body).send().await;
                 let ok = match answered {
                     Ok(response) if response.status().is_success() => response.json::<Value>().await.is_ok_and(|body| body["errors"].is_null()),
                     _ => false,
                 };
                 times.push(started.elapsed());
                 errors += usize::from(!ok);
-                view += 1;
             }
             (times, errors)
         })
     });
-    let mut times = Vec::new();
-    let mut errors = 0;
+    let mut measured = Measured { times: Vec::new(), errors: 0, seconds: options.seconds };
     for client in futures::future::join_all(clients).await {
-        let (client_times, client_errors) = client?;
-        times.extend(client_times);
-        errors += client_errors;
+        let (times, errors) = client?;
+        measured.times.extend(times);
+        measured.errors += errors;
     }
-    times.sort();
+    measured.times.sort();
+    Ok(measured)
+}
+
+fn report(url: &str, workload: &Workload, measured: Measured) {
+    let ms = |p: f64| percentile(&measured.times, p).as_secs_f64() * 1000.0;
     println!(
-        "router, storefront reads, {} clients{}: {:.0} requests/s, p50 {:.1} ms, p99 {:.1} ms, {} errors of {}",
-        options.concurrency,
-        if options.record_usage { ", recording usage" } else { "" },
-        times.len() as f64 / options.seconds as f64,
-        percentile(&times, 0.5).as_secs_f64() * 1000.0,
-        percentile(&times, 0.99).as_secs_f64() * 1000.0,
-        errors,
-        times.len(),
+        "| {url} | {} | {:.0} | {:.1} ms | {:.1} ms | {} of {} |",
+        workload.name,
+        measured.times.len() as f64 / measured.seconds as f64,
+        ms(0.5),
+        ms(0.99),
+        measured.errors,
+        measured.times.len(),
     );
-    Ok(())
 }

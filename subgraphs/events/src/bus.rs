@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
 use futures::StreamExt;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{Semaphore, broadcast, mpsc, oneshot, watch};
 
 use super::Envelope;
 use super::contracts::SUBSCRIPTIONS;
@@ -138,23 +138,20 @@ impl Bus {
     pub async fn publish(&self, envelope: &Envelope) -> anyhow::Result<()> {
         match &self.0.transport {
             Transport::InProcess { consumers } => {
-                for (name, event_types) in SUBSCRIPTIONS {
-                    if !event_types.contains(&envelope.event_type.as_str()) {
-                        continue;
+                // Every subscribing subgraph at once; published when all have handled it.
+                let deliveries = SUBSCRIPTIONS.iter().filter(|(_, event_types)| event_types.contains(&envelope.event_type.as_str())).map(|(name, _)| {
+                    let sender = consumers.lock().expect("no panics under this lock")[name].clone();
+                    async move {
+                        let sender = sender.ok_or_else(|| anyhow!("the {name} consumer is not running"))?;
+                        let (outcome, heard) = oneshot::channel();
+                        sender.send(Delivery { envelope: envelope.clone(), outcome }).await.map_err(|_| anyhow!("the {name} consumer stopped"))?;
+                        match heard.await.map_err(|_| anyhow!("the {name} consumer stopped mid-delivery"))? {
+                            Outcome::Handled | Outcome::DeadLettered => Ok(()),
+                            Outcome::Retry => Err(anyhow!("the {name} consumer failed to handle it")),
+                        }
                     }
-                    let sender = consumers.lock().expect("no panics under this lock")[name]
-                        .clone()
-                        .ok_or_else(|| anyhow!("the {name} consumer is not running"))?;
-                    let (outcome, heard) = oneshot::channel();
-                    sender
-                        .send(Delivery { envelope: envelope.clone(), outcome })
-                        .await
-                        .map_err(|_| anyhow!("the {name} consumer stopped"))?;
-                    match heard.await.map_err(|_| anyhow!("the {name} consumer stopped mid-delivery"))? {
-                        Outcome::Handled | Outcome::DeadLettered => {}
-                        Outcome::Retry => return Err(anyhow!("the {name} consumer failed to handle it")),
-                    }
-                }
+                });
+                futures::future::join_all(deliveries).await.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
                 let _ = self.0.live.send(envelope.clone());
                 Ok(())
             }
@@ -193,17 +190,29 @@ impl Bus {
             Transport::InProcess { consumers } => {
                 let (sender, mut deliveries) = mpsc::channel::<Delivery>(64);
                 consumers.lock().expect("no panics under this lock").insert(consumer.name, Some(sender));
+                // The relay sends an ordering key's next event only once this
+                // one is handled, so deliveries may be handled side by side.
+                let consumer = Arc::new(consumer);
+                let in_flight = Arc::new(Semaphore::new(DELIVERIES_IN_FLIGHT));
+                let handling = tokio_util::task::TaskTracker::new();
                 loop {
                     tokio::select! {
                         delivery = deliveries.recv() => {
                             let Some(delivery) = delivery else { break };
-                            let outcome = consumer.deliver(&delivery.envelope).await;
-                            let _ = delivery.outcome.send(outcome);
+                            let permit = in_flight.clone().acquire_owned().await?;
+                            let consumer = consumer.clone();
+                            handling.spawn(async move {
+                                let outcome = consumer.deliver(&delivery.envelope).await;
+                                let _ = delivery.outcome.send(outcome);
+                                drop(permit);
+                            });
                         }
                         _ = kit::background::stopping(&mut shutdown) => break,
                     }
                 }
                 consumers.lock().expect("no panics under this lock").insert(consumer.name, None);
+                handling.close();
+                handling.wait().await;
                 Ok(())
             }
             Transport::Nats { jetstream, stream, .. } => {
@@ -225,43 +234,99 @@ impl Bus {
                     .await
                     .map_err(|e| anyhow!("creating the {} consumer: {e}", consumer.name))?;
                 let mut messages = durable.messages().await.map_err(|e| anyhow!("reading the {} consumer: {e}", consumer.name))?;
-                loop {
-                    let message = tokio::select! {
-                        message = messages.next() => message,
-                        _ = kit::background::stopping(&mut shutdown) => break,
-                    };
-                    let Some(message) = message else { break };
-                    // A broken pull (the broker restarted, the consumer or the
-                    // stream is gone) ends this attachment; the caller attaches
-                    // again, making the stream and the consumer anew if need be.
-                    let message = message.map_err(|e| anyhow!("reading the {} consumer: {e}", consumer.name))?;
-                    let envelope: Envelope = match serde_json::from_slice(&message.payload) {
-                        Ok(envelope) => envelope,
-                        Err(error) => {
-                            // Not an envelope at all: nothing can ever handle it.
-                            tracing::error!(consumer = consumer.name, %error, "unreadable message terminated");
-                            let _ = message.ack_with(AckKind::Term).await;
+                let lanes = Lanes::start(&consumer);
+                let read = async {
+                    loop {
+                        let message = tokio::select! {
+                            message = messages.next() => message,
+                            _ = kit::background::stopping(&mut shutdown) => break,
+                        };
+                        let Some(message) = message else { break };
+                        // A broken pull (the broker restarted, the consumer or the
+                        // stream is gone) ends this attachment; the caller attaches
+                        // again, making the stream and the consumer anew if need be.
+                        let message = message.map_err(|e| anyhow!("reading the {} consumer: {e}", consumer.name))?;
+                        let envelope: Envelope = match serde_json::from_slice(&message.payload) {
+                            Ok(envelope) => envelope,
+                            Err(error) => {
+                                // Not an envelope at all: nothing can ever handle it.
+                                tracing::error!(consumer = consumer.name, %error, "unreadable message terminated");
+                                let _ = message.ack_with(AckKind::Term).await;
+                                continue;
+                            }
+                        };
+                        if !event_types.contains(&envelope.event_type.as_str()) {
+                            let _ = message.ack().await;
                             continue;
                         }
-                    };
-                    if !event_types.contains(&envelope.event_type.as_str()) {
-                        let _ = message.ack().await;
-                        continue;
+                        lanes.handle(message, envelope).await;
                     }
-                    let acknowledged = match consumer.deliver(&envelope).await {
-                        Outcome::Handled | Outcome::DeadLettered => message.ack().await,
-                        Outcome::Retry => {
-                            let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
-                            message.ack_with(AckKind::Nak(Some(consumer.retry.backoff(delivered as i64)))).await
-                        }
-                    };
-                    if let Err(error) = acknowledged {
-                        tracing::warn!(consumer = consumer.name, event_id = %envelope.id, %error, "acknowledging failed; JetStream will redeliver");
-                    }
-                }
-                Ok(())
+                    Ok(())
+                };
+                let read: anyhow::Result<()> = read.await;
+                lanes.finish().await;
+                read
             }
         }
+    }
+}
+
+/// Deliveries a consumer handles at once, per process.
+const DELIVERIES_IN_FLIGHT: usize = 32;
+
+/// A NATS consumer's deliveries, handled side by side on lanes: the events
+/// of one ordering key always take the same lane, so they are handled one
+/// after another in stream order.
+struct Lanes {
+    senders: Vec<mpsc::Sender<(async_nats::jetstream::Message, Envelope)>>,
+    handling: tokio_util::task::TaskTracker,
+}
+
+impl Lanes {
+    fn start(consumer: &Consumer) -> Lanes {
+        let handling = tokio_util::task::TaskTracker::new();
+        let senders = (0..DELIVERIES_IN_FLIGHT)
+            .map(|_| {
+                let (sender, mut lane) = mpsc::channel::<(async_nats::jetstream::Message, Envelope)>(64);
+                let consumer = consumer.clone();
+                handling.spawn(async move {
+                    while let Some((message, envelope)) = lane.recv().await {
+                        acknowledge(&consumer, &message, &envelope).await;
+                    }
+                });
+                sender
+            })
+            .collect();
+        Lanes { senders, handling }
+    }
+
+    async fn handle(&self, message: async_nats::jetstream::Message, envelope: Envelope) {
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(envelope.ordering_key(), &mut hasher);
+        let lane = (std::hash::Hasher::finish(&hasher) % self.senders.len() as u64) as usize;
+        // A lane ends only in `finish`: sending cannot fail before it.
+        let _ = self.senders[lane].send((message, envelope)).await;
+    }
+
+    /// Lets every lane finish what it holds.
+    async fn finish(self) {
+        drop(self.senders);
+        self.handling.close();
+        self.handling.wait().await;
+    }
+}
+
+/// Handles one delivery and tells JetStream: done, or again after a backoff.
+async fn acknowledge(consumer: &Consumer, message: &async_nats::jetstream::Message, envelope: &Envelope) {
+    let acknowledged = match consumer.deliver(envelope).await {
+        Outcome::Handled | Outcome::DeadLettered => message.ack().await,
+        Outcome::Retry => {
+            let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
+            message.ack_with(AckKind::Nak(Some(consumer.retry.backoff(delivered as i64)))).await
+        }
+    };
+    if let Err(error) = acknowledged {
+        tracing::warn!(consumer = consumer.name, event_id = %envelope.id, %error, "acknowledging failed; JetStream will redeliver");
     }
 }
 

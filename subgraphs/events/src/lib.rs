@@ -49,6 +49,13 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// What must stay in order: the events about one order (or one sku) are
+    /// published and handled one after another, in the order they happened;
+    /// events about different ones go side by side.
+    pub fn ordering_key(&self) -> &str {
+        ["order_id", "sku"].iter().find_map(|field| self.payload.get(*field).and_then(serde_json::Value::as_str)).unwrap_or(&self.id)
+    }
+
     pub fn new<C: Contract>(producer: &str, trace: &Trace, payload: &C) -> Self {
         Envelope {
             id: kit::db::new_id(),

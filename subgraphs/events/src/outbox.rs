@@ -87,9 +87,12 @@ impl Outbox {
             &ids,
         )
         .await?;
-        // Ids are UUIDv7: in id order, a producer's events go out in the order they happened.
+        // Ids are UUIDv7: in id order, a producer's events go out in the order
+        // they happened. Each ordering key's events go out one after another;
+        // different keys side by side.
         rows.sort_by(|a, b| a.id.cmp(&b.id));
-        let mut published = Vec::new();
+        let mut lanes: Vec<Vec<Envelope>> = Vec::new();
+        let mut lane_of: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for row in rows {
             let envelope = Envelope {
                 payload: serde_json::from_str(&row.payload)?,
@@ -101,17 +104,40 @@ impl Outbox {
                 correlation_id: row.correlation_id,
                 traceparent: row.traceparent,
             };
-            match self.bus.publish(&envelope).await {
-                Ok(()) => published.push(envelope.id),
-                Err(error) => {
+            let lane = *lane_of.entry(envelope.ordering_key().to_string()).or_insert_with(|| {
+                lanes.push(Vec::new());
+                lanes.len() - 1
+            });
+            lanes[lane].push(envelope);
+        }
+        let lanes = futures::future::join_all(lanes.iter().map(|lane| self.publish_in_order(lane))).await;
+        let mut published = Vec::new();
+        for (lane_published, unpublished) in lanes {
+            published.extend(lane_published);
+            // The failed event and those after it on its lane wait for the retry, in order.
+            if let Some((failed, error)) = unpublished {
+                tracing::warn!(event_id = %failed[0].id, event_type = %failed[0].event_type, error = %format!("{error:#}"), "publishing failed; will retry");
+                for envelope in failed {
                     let item = claimed.iter().find(|item| item.id == envelope.id).expect("every row read was claimed");
-                    tracing::warn!(event_id = %envelope.id, event_type = %envelope.event_type, attempts = item.attempts, error = %format!("{error:#}"), "publishing failed; will retry");
                     UNPUBLISHED.retry_later(&self.db, item, &error, &self.retry).await?;
                 }
             }
         }
         self.mark_published(&published).await?;
         Ok(if claimed.len() as i64 == BATCH { Round::Busy } else { Round::Idle })
+    }
+
+    /// Publishes `lane` in order until one fails: answers the ids published,
+    /// and the events left (the failed one first) with the error.
+    async fn publish_in_order<'l>(&self, lane: &'l [Envelope]) -> (Vec<String>, Option<(&'l [Envelope], anyhow::Error)>) {
+        let mut published = Vec::new();
+        for (index, envelope) in lane.iter().enumerate() {
+            if let Err(error) = self.bus.publish(envelope).await {
+                return (published, Some((&lane[index..], error)));
+            }
+            published.push(envelope.id.clone());
+        }
+        (published, None)
     }
 
     async fn mark_published(&self, ids: &[String]) -> anyhow::Result<()> {
@@ -123,8 +149,11 @@ impl Outbox {
         for id in ids {
             query = query.bind(id);
         }
-        query.execute(&self.db).await?;
-        UNPUBLISHED.finish(&self.db, ids).await?;
+        // One commit for both.
+        let mut tx = self.db.begin().await?;
+        query.execute(&mut *tx).await?;
+        UNPUBLISHED.finish(&mut *tx, ids).await?;
+        tx.commit().await?;
         Ok(())
     }
 }

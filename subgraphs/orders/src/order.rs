@@ -459,14 +459,13 @@ pub async fn place_order(db: &Db, graph: &GraphClient, outbox: &Outbox, request:
         tx.rollback().await?;
         return Ok(refused("CART_ALREADY_ORDERED", "input.cartId", "this cart has been ordered already"));
     }
-    insert_order(&mut tx, &order_id, request, &cart, &quote).await?;
+    let order = insert_order(&mut tx, &order_id, request, &cart, &quote).await?;
     let access_token = match request.customer_id {
         None => Some(grant_access(&mut tx, &order_id).await?),
         Some(_) => None,
     };
     tx.commit().await?;
     outbox.committed();
-    let order = find_order(db, &order_id).await?.ok_or_else(|| anyhow::anyhow!("order {order_id} vanished after commit"))?;
     Ok(Placed::Order { order, access_token })
 }
 
@@ -628,16 +627,16 @@ fn json_of(address: &Option<Address>) -> Option<String> {
     address.as_ref().map(|address| serde_json::to_string(address).expect("an address serializes"))
 }
 
-/// Writes the order, its lines, its first timeline entry and OrderPlaced.
-async fn insert_order(tx: &mut AnyConnection, order_id: &str, request: &PlaceOrder<'_>, cart: &PricedCart, quote: &Quote) -> anyhow::Result<()> {
+/// Writes the order, its lines, its first timeline entry and OrderPlaced; answers the order.
+async fn insert_order(tx: &mut AnyConnection, order_id: &str, request: &PlaceOrder<'_>, cart: &PricedCart, quote: &Quote) -> anyhow::Result<OrderRow> {
     let now = now();
     let number = format!("SO-{}", &uuid::Uuid::new_v4().simple().to_string()[..10].to_uppercase());
     let totals = &quote.totals;
-    sqlx::query(
+    let order: OrderRow = sqlx::query_as(&format!(
         "INSERT INTO orders (id, number, customer_id, cart_id, status, total_minor, currency, created_at, updated_at, payment_token, correlation_id, traceparent, \
          shipping_address, billing_address, email, subtotal_minor, shipping_minor, tax_minor, taxes_included, shipping_method) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-    )
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING {ORDER_COLUMNS}"
+    ))
     .bind(order_id)
     .bind(&number)
     .bind(request.customer_id.unwrap_or_default())
@@ -657,7 +656,7 @@ async fn insert_order(tx: &mut AnyConnection, order_id: &str, request: &PlaceOrd
     .bind(totals.tax.minor_units)
     .bind(i64::from(totals.taxes_included))
     .bind(quote.chosen.as_ref().map(|method| method.code.as_str()))
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
     for (position, line) in cart.lines.iter().enumerate() {
         sqlx::query(
@@ -684,7 +683,7 @@ async fn insert_order(tx: &mut AnyConnection, order_id: &str, request: &PlaceOrd
         currency: totals.total.currency.as_str().to_string(),
     };
     record(tx, &Envelope::new(NAME, request.trace, &placed)).await?;
-    Ok(())
+    Ok(order)
 }
 
 /// What a change to a placed order (cancel, fulfil, refund, return) answers.

@@ -54,10 +54,12 @@ impl PaymentGateway for SandboxGateway {
             "tok_visa" | "tok_slow" => ("AUTHORIZED", Some(format!("auth_{}", new_id()))),
             _ => ("DECLINED", None),
         };
-        // The order id is the idempotency key: the first call decides.
-        sqlx::query(
+        // The order id is the idempotency key: the first call decides, and a
+        // later one reads what it decided (the update changes nothing).
+        let (status, authorization_id): (String, Option<String>) = sqlx::query_as(
             "INSERT INTO sandbox_payments (order_id, amount_minor, currency, status, authorization_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (order_id) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (order_id) DO UPDATE SET order_id = excluded.order_id \
+             RETURNING status, authorization_id",
         )
         .bind(order_id)
         .bind(amount.minor_units)
@@ -65,13 +67,8 @@ impl PaymentGateway for SandboxGateway {
         .bind(status)
         .bind(&authorization_id)
         .bind(now())
-        .execute(&self.db)
+        .fetch_one(&self.db)
         .await?;
-        let (status, authorization_id): (String, Option<String>) =
-            sqlx::query_as("SELECT status, authorization_id FROM sandbox_payments WHERE order_id = $1")
-                .bind(order_id)
-                .fetch_one(&self.db)
-                .await?;
         self.record_call(order_id, "AUTHORIZE", &status).await?;
         Ok(match authorization_id {
             Some(authorization_id) if status != "DECLINED" => Authorization::Authorized { authorization_id },

@@ -8,7 +8,8 @@ use futures::Stream;
 use kit::auth::Viewer;
 use kit::db::Db;
 use kit::error::{ApiError, UserError};
-use events::{Bus, Outbox, Trace};
+use events::contracts::{OrderCancelled, OrderConfirmed, OrderFulfilled, OrderRejected, PaymentFailed};
+use events::{Bus, Contract, Outbox, Trace};
 use kit::domain::{Address, CountryCode, Email, IdempotencyKey, Quantity, Sku, us_state};
 use kit::graph::GraphClient;
 use kit::money::{Money, MoneyInput};
@@ -795,6 +796,9 @@ impl Mutation {
     }
 }
 
+/// The events orders records with a change of an order's status.
+const MOVES_STATUS: [&str; 5] = [OrderConfirmed::TYPE, OrderRejected::TYPE, PaymentFailed::TYPE, OrderCancelled::TYPE, OrderFulfilled::TYPE];
+
 pub struct Subscription;
 
 /// Live updates: each field answers at once, then again each time what it follows changes.
@@ -826,6 +830,8 @@ impl Subscription {
                     return Some((Order(order), (db, live, id, Some(status), None)));
                 }
                 match live.recv().await {
+                    // Only orders' own status changes move an order's status.
+                    Ok(event) if !MOVES_STATUS.contains(&event.event_type.as_str()) => continue,
                     Ok(event) if event.payload.get("order_id").and_then(|v| v.as_str()) != Some(id.as_str()) => continue,
                     Ok(_) | Err(RecvError::Lagged(_)) => pending = find_order(&db, &id).await.ok().flatten(),
                     Err(RecvError::Closed) => return None,
