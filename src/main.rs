@@ -292,7 +292,8 @@ async fn dev(config_dir: PathBuf, data_dir: PathBuf, port: u16, metrics_address:
         work_dir: data_dir,
         config_dir: config_dir.clone(),
         log_level: "info".into(),
-        rate_limit: None,
+        // For benchmarks through `dev`: one load generator is one client.
+        rate_limit: std::env::var("RATE_LIMIT_PER_MINUTE").ok().map(|limit| limit.parse()).transpose().context("RATE_LIMIT_PER_MINUTE is a count")?,
         bus: BusConfig::from_env(),
         settings: Settings::from_env()?,
         handler_layer: None,

@@ -76,31 +76,46 @@ struct Endpoints {
     cart: String,
 }
 
-/// One request body, sent over and over.
+/// Request bodies, sent in turn: different pages, as shoppers ask for
+/// them, so that no gateway can answer many clients with one subgraph fetch.
 struct Workload {
     name: &'static str,
-    body: Value,
+    bodies: Vec<Value>,
 }
+
+/// How many different pages (products, carts, listings) each workload asks for.
+const PAGES: usize = 96;
 
 async fn measure(options: &RouterBenchOptions, endpoints: &Endpoints) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let first = &endpoints.targets[0];
-    let slug = answer(&http, first, &json!({ "query": "{ products(first: 1) { edges { node { slug variants { sku } } } } }" })).await?;
-    let product = &slug["products"]["edges"][0]["node"];
-    let (slug, sku) = (product["slug"].as_str().context("a product")?, product["variants"][0]["sku"].as_str().context("a sku")?);
-    let cart = guest_cart(&http, first, sku).await?;
+    let products = answer(&http, first, &json!({ "query": format!("{{ products(first: {PAGES}) {{ edges {{ cursor node {{ slug variants {{ sku }} }} }} }} }}") })).await?;
+    let products = products["products"]["edges"].as_array().context("products")?.clone();
+    let (mut slugs, mut cursors, mut carts) = (Vec::new(), Vec::new(), Vec::new());
+    for edge in &products {
+        slugs.push(edge["node"]["slug"].as_str().context("a slug")?.to_string());
+        cursors.push(edge["cursor"].as_str().context("a cursor")?.to_string());
+        carts.push(guest_cart(&http, first, edge["node"]["variants"][0]["sku"].as_str().context("a sku")?).await?);
+    }
 
     let catalog = std::fs::read_to_string(config_dir().join("storefront/catalog.graphql")).context("reading the storefront's catalog operations")?;
-    let carts = std::fs::read_to_string(config_dir().join("storefront/cart.graphql")).context("reading the storefront's cart operations")?;
+    let contract = std::fs::read_to_string(config_dir().join("storefront/cart.graphql")).context("reading the storefront's cart operations")?;
+    let each = |query: &str, operation: Option<&str>, variables: &dyn Fn(usize) -> Value| -> Vec<Value> {
+        (0..PAGES).map(|page| json!({ "query": query, "operationName": operation, "variables": variables(page) })).collect()
+    };
+    // A listing of 24 from the start, or after one of the first products.
+    let listing = |page: usize| if page == 0 { json!({ "first": 24 }) } else { json!({ "first": 24, "after": cursors[page - 1] }) };
+    let page = |page: usize| json!({ "slug": slugs[page] });
+    let cart = |page: usize| json!({ "id": carts[page] });
     let through_gateway = [
-        Workload { name: "ProductListing", body: json!({ "query": catalog, "operationName": "ProductListing", "variables": { "first": 24 } }) },
-        Workload { name: "ProductPage", body: json!({ "query": catalog, "operationName": "ProductPage", "variables": { "slug": slug } }) },
-        Workload { name: "Cart", body: json!({ "query": carts, "operationName": "Cart", "variables": { "id": cart } }) },
+        Workload { name: "ProductListing", bodies: each(&catalog, Some("ProductListing"), &listing) },
+        Workload { name: "ProductPage", bodies: each(&catalog, Some("ProductPage"), &page) },
+        Workload { name: "Cart", bodies: each(&contract, Some("Cart"), &cart) },
     ];
     let direct = [
-        (endpoints.products.as_str(), Workload { name: "ProductListing: products' part", body: json!({ "query": PRODUCTS_PART_OF_LISTING, "variables": { "first": 24 } }) }),
-        (endpoints.products.as_str(), Workload { name: "ProductPage: products' part", body: json!({ "query": PRODUCTS_PART_OF_PAGE, "variables": { "slug": slug } }) }),
-        (endpoints.cart.as_str(), Workload { name: "Cart: cart's part", body: json!({ "query": CART_PART_OF_CART, "variables": { "id": cart } }) }),
+        (endpoints.products.as_str(), Workload { name: "ProductListing: products' part", bodies: each(PRODUCTS_PART_OF_LISTING, None, &listing) }),
+        (endpoints.products.as_str(), Workload { name: "ProductPage: products' part", bodies: each(PRODUCTS_PART_OF_PAGE, None, &page) }),
+        (endpoints.cart.as_str(), Workload { name: "Cart: cart's part", bodies: each(CART_PART_OF_CART, None, &cart) }),
     ];
 
     println!("{} clients, {} s per row", options.concurrency, options.seconds);
@@ -108,11 +123,11 @@ async fn measure(options: &RouterBenchOptions, endpoints: &Endpoints) -> anyhow:
     println!("|---|---|---|---|---|---|");
     for target in &endpoints.targets {
         for workload in &through_gateway {
-            report(target, workload, drive(&http, target, &workload.body, options).await?);
+            report(target, workload, drive(&http, target, &workload.bodies, options).await?);
         }
     }
     for (subgraph, workload) in &direct {
-        report(subgraph, workload, drive(&http, subgraph, &workload.body, options).await?);
+        report(subgraph, workload, drive(&http, subgraph, &workload.bodies, options).await?);
     }
     Ok(())
 }
@@ -126,7 +141,7 @@ async fn answer(http: &reqwest::Client, url: &str, body: &Value) -> anyhow::Resu
     Ok(answer["data"].clone())
 }
 
-/// A guest cart with two units of `sku` and nothing else, made through `url`.
+/// A guest cart with two units of `sku`, made through `url`.
 async fn guest_cart(http: &reqwest::Client, url: &str, sku: &str) -> anyhow::Result<String> {
     let created = answer(http, url, &json!({ "query": "mutation { createCart { cart { id } } }" })).await?;
     let cart = created["createCart"]["cart"]["id"].as_str().context("a cart")?.to_string();
@@ -138,35 +153,50 @@ async fn guest_cart(http: &reqwest::Client, url: &str, sku: &str) -> anyhow::Res
 struct Measured {
     times: Vec<Duration>,
     errors: usize,
+    /// What the first failed request was answered, to say why.
+    first_error: Option<String>,
     seconds: u64,
 }
 
-/// Sends `body` to `url` from `options.concurrency` clients for `options.seconds`.
-async fn drive(http: &reqwest::Client, url: &str, body: &Value, options: &RouterBenchOptions) -> anyhow::Result<Measured> {
-    let body = Arc::new(body.clone());
+/// Sends `bodies` in turn to `url` from `options.concurrency` clients for `options.seconds`.
+async fn drive(http: &reqwest::Client, url: &str, bodies: &[Value], options: &RouterBenchOptions) -> anyhow::Result<Measured> {
+    let bodies = Arc::new(bodies.to_vec());
     let until = Instant::now() + Duration::from_secs(options.seconds);
-    let clients = (0..options.concurrency).map(|_| {
-        let (http, url, body) = (http.clone(), url.to_string(), body.clone());
+    let clients = (0..options.concurrency).map(|client| {
+        let (http, url, bodies) = (http.clone(), url.to_string(), bodies.clone());
         tokio::spawn(async move {
-            let (mut times, mut errors) = (Vec::new(), 0usize);
+            let (mut times, mut errors, mut first_error) = (Vec::new(), 0usize, None);
+            let mut next = client;
             while Instant::now() < until {
                 let started = Instant::now();
-                let answered = http.post(&url).json(&*body).send().await;
-                let ok = match answered {
-                    Ok(response) if response.status().is_success() => response.json::<Value>().await.is_ok_and(|body| body["errors"].is_null()),
-                    _ => false,
+                let body = &bodies[next % bodies.len()];
+                next += 1;
+                let failure = match http.post(&url).json(body).send().await {
+                    Ok(response) => {
+                        let status = response.status();
+                        match response.json::<Value>().await {
+                            Ok(body) if status.is_success() && body["errors"].is_null() => None,
+                            Ok(body) => Some(format!("{status}: {body}")),
+                            Err(error) => Some(format!("{status}: {error}")),
+                        }
+                    }
+                    Err(error) => Some(error.to_string()),
                 };
                 times.push(started.elapsed());
-                errors += usize::from(!ok);
+                if let Some(failure) = failure {
+                    errors += 1;
+                    first_error.get_or_insert(failure);
+                }
             }
-            (times, errors)
+            (times, errors, first_error)
         })
     });
-    let mut measured = Measured { times: Vec::new(), errors: 0, seconds: options.seconds };
+    let mut measured = Measured { times: Vec::new(), errors: 0, first_error: None, seconds: options.seconds };
     for client in futures::future::join_all(clients).await {
-        let (times, errors) = client?;
+        let (times, errors, first_error) = client?;
         measured.times.extend(times);
         measured.errors += errors;
+        measured.first_error = measured.first_error.or(first_error);
     }
     measured.times.sort();
     Ok(measured)
@@ -183,4 +213,7 @@ fn report(url: &str, workload: &Workload, measured: Measured) {
         measured.errors,
         measured.times.len(),
     );
+    if let Some(error) = measured.first_error {
+        eprintln!("  the first error: {}", error.chars().take(300).collect::<String>());
+    }
 }
