@@ -198,10 +198,11 @@ impl Contract for VariantPriceChanged {
     const VERSION: u32 = 1;
 }
 
-/// inventory → products: a sku's available stock changed (event-carried
-/// state for the catalog's availability filter and facets). `version` grows
-/// with every change of the sku, so a consumer keeps the newest whatever
-/// the order of delivery.
+/// inventory → products: a sku's available stock (on hand less reserved)
+/// changed (event-carried state for the catalog's availability filter and
+/// facets); a sale, which takes units out of both, changes nothing here.
+/// `version` grows with every change of the sku, so a consumer keeps the
+/// newest whatever the order of delivery.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockLevelChanged {
     pub sku: String,

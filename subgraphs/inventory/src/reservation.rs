@@ -73,6 +73,12 @@ impl Move {
         }
     }
 
+    /// Whether it changes what is available (on hand less reserved): a sale
+    /// takes the units out of both, so the catalog has nothing to learn.
+    fn changes_availability(self) -> bool {
+        self != Move::Commit
+    }
+
     /// The change to one line's sku, `$1` being its quantity.
     fn stock_change(self) -> &'static str {
         match self {
@@ -85,7 +91,8 @@ impl Move {
 
 /// The one way a reservation changes status: only from the move's from-state
 /// (a conditional update, so two steps racing cannot both win), with the
-/// stock of every line changed and the new stock levels recorded, all in `tx`. False, logged, when the reservation is not in the
+/// stock of every line changed and the new stock levels recorded when what
+/// is available changed, all in `tx`. False, logged, when the reservation is not in the
 /// from-state: an illegal move changes nothing.
 async fn transition(tx: &mut AnyConnection, order_id: &str, step: Move, trace: &Trace) -> anyhow::Result<bool> {
     let moved = sqlx::query("UPDATE reservations SET status = $1, updated_at = $2 WHERE order_id = $3 AND status = $4")
@@ -106,8 +113,10 @@ async fn transition(tx: &mut AnyConnection, order_id: &str, step: Move, trace: &
     for (sku, quantity) in &lines {
         sqlx::query(step.stock_change()).bind(quantity).bind(now()).bind(sku).execute(&mut *tx).await?;
     }
-    let skus: Vec<&str> = lines.iter().map(|(sku, _)| sku.as_str()).collect();
-    record_stock_levels(tx, &skus, trace).await?;
+    if step.changes_availability() {
+        let skus: Vec<&str> = lines.iter().map(|(sku, _)| sku.as_str()).collect();
+        record_stock_levels(tx, &skus, trace).await?;
+    }
     Ok(true)
 }
 

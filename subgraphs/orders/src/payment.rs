@@ -108,18 +108,20 @@ impl Payments {
 
     /// Brings one order's payment in line with its status; a failure is tried again after a backoff.
     async fn settle(&self, item: Claimed) {
+        // Ok(true): the item was finished with the order's settlement.
         let settled = match find_order(&self.db, &item.id).await {
             Ok(Some(order)) => match order.status() {
                 Ok(OrderStatus::Pending) => self.authorize_payment(&order).await,
-                Ok(OrderStatus::Rejected) => self.gateway.void(&order.id).await.map(drop),
-                Ok(_) => Ok(()),
+                Ok(OrderStatus::Rejected) => self.gateway.void(&order.id).await.map(|_| false),
+                Ok(_) => Ok(false),
                 Err(error) => Err(error),
             },
             Ok(None) => Err(anyhow::anyhow!("no order {}", item.id)),
             Err(error) => Err(error.into()),
         };
         let finished = match settled {
-            Ok(()) => PAYMENTS_DUE.finish(&self.db, std::slice::from_ref(&item.id)).await,
+            Ok(true) => Ok(()),
+            Ok(false) => PAYMENTS_DUE.finish(&self.db, std::slice::from_ref(&item.id)).await,
             Err(error) => {
                 tracing::warn!(order_id = %item.id, attempts = item.attempts, error = %format!("{error:#}"), "settling the payment failed; will retry");
                 PAYMENTS_DUE.retry_later(&self.db, &item, &error, &Retry::default()).await
@@ -131,31 +133,35 @@ impl Payments {
     }
 
     /// Authorizes the order's total (idempotently, per order) and settles the
-    /// order either way: CONFIRMED, or PAYMENT_FAILED. An authorization that
-    /// arrives after the order settled another way is voided.
-    async fn authorize_payment(&self, order: &OrderRow) -> anyhow::Result<()> {
+    /// order either way, CONFIRMED or PAYMENT_FAILED, finishing its work item
+    /// in the same transaction (true). An authorization that arrives after the
+    /// order settled another way is voided, and the item is left to the caller (false).
+    async fn authorize_payment(&self, order: &OrderRow) -> anyhow::Result<bool> {
         let span = tracing::info_span!("authorize_payment", order_id = %order.id, trace_id = kit::trace::trace_id(order.traceparent.as_deref()));
         kit::trace::continue_trace(&span, order.traceparent.as_deref());
         self.authorize_and_settle(order).instrument(span).await
     }
 
-    async fn authorize_and_settle(&self, order: &OrderRow) -> anyhow::Result<()> {
+    async fn authorize_and_settle(&self, order: &OrderRow) -> anyhow::Result<bool> {
         let token = order.payment_token.clone().unwrap_or_default();
         let authorization = self.gateway.authorize(&order.id, order.total()?, &token).await?;
         let mut tx = self.db.begin().await?;
-        let confirmed = match authorization {
+        let settled_here = match authorization {
             Authorization::Authorized { .. } => confirm_order(&mut tx, order).await?,
             Authorization::Declined { reason } => {
                 fail_payment(&mut tx, order, &reason).await?;
                 true
             }
         };
+        if settled_here {
+            PAYMENTS_DUE.finish(&mut *tx, std::slice::from_ref(&order.id)).await?;
+        }
         tx.commit().await?;
         self.outbox.committed();
-        if !confirmed {
+        if !settled_here {
             // The order settled another way (its reservation expired) while the provider answered.
             self.gateway.void(&order.id).await?;
         }
-        Ok(())
+        Ok(settled_here)
     }
 }
