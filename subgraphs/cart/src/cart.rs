@@ -259,13 +259,16 @@ pub async fn merge_guest_cart(db: &Db, guest_cart_id: &str, customer_id: &str) -
     Ok(Merged::Into(target))
 }
 
-/// Checkout has taken the cart for `order_id`: it can no longer change.
+/// Checkout has taken the cart for `order_id`: it can no longer change. A
+/// guest cart merged in the meantime stays MERGED (its lines are in the
+/// customer's cart now), and so is never reopened for that order.
 pub async fn close_cart(tx: &mut AnyConnection, cart_id: &str, order_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE carts SET status = $1, order_id = $2, updated_at = $3 WHERE id = $4")
+    sqlx::query("UPDATE carts SET status = $1, order_id = $2, updated_at = $3 WHERE id = $4 AND status = $5")
         .bind(ORDERED)
         .bind(order_id)
         .bind(now())
         .bind(cart_id)
+        .bind(OPEN)
         .execute(tx)
         .await?;
     Ok(())
@@ -282,4 +285,34 @@ pub async fn reopen_cart(tx: &mut AnyConnection, cart_id: &str, order_id: &str) 
         .execute(tx)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn status_of(db: &Db, cart_id: &str) -> String {
+        sqlx::query_scalar("SELECT status FROM carts WHERE id = $1").bind(cart_id).fetch_one(db).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_order_of_a_guest_cart_merged_meanwhile_neither_closes_nor_reopens_it() {
+        let db = kit::db::connect("sqlite::memory:", vec![kit::db::migrator(), events::migrator(), crate::migrator()]).await.unwrap();
+        let own = create_cart(&db, Some("c1")).await.unwrap();
+        let guest = create_cart(&db, None).await.unwrap();
+        let sku = Sku::parse("sku", "A-1").unwrap();
+        let one = Quantity::parse("quantity", 1).unwrap();
+        for cart in [&own, &guest] {
+            assert_eq!(edit_cart(&db, &cart.id, CartEdit::Add { sku: &sku, quantity: one, currency: "USD" }).await.unwrap(), EditOutcome::Applied);
+        }
+        assert_eq!(merge_guest_cart(&db, &guest.id, "c1").await.unwrap(), Merged::Into(own.id.clone()));
+
+        // The guest's order, placed just before the merge, arrives and then fails.
+        let mut tx = db.begin().await.unwrap();
+        close_cart(&mut tx, &guest.id, "o1").await.unwrap();
+        reopen_cart(&mut tx, &guest.id, "o1").await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(status_of(&db, &guest.id).await, MERGED);
+        assert_eq!(status_of(&db, &own.id).await, OPEN);
+    }
 }
