@@ -2,6 +2,7 @@
 
 mod common;
 
+use common::shop::price_in_euros;
 use common::{Backend, customer_token, error_code, spawn_app, token_with_scopes, user_error_codes};
 use serde_json::{Value, json};
 
@@ -156,15 +157,9 @@ async fn concurrent_adds_all_land(backend: Backend) {
 
 async fn a_cart_holds_one_currency(backend: Backend) {
     let app = spawn_app(backend).await;
-    let mut skus = Vec::new();
-    for product in app.first_products(2).await {
-        let page = app.operation("ProductPage", json!({ "slug": product["slug"] }), None).await;
-        skus.push(page["data"]["product"]["variants"][0]["sku"].as_str().unwrap().to_string());
-    }
+    let skus = app.first_skus(2).await;
     let (dollars, euros) = (&skus[0], &skus[1]);
-    let staff = token_with_scopes("staff", &["catalog:write"]);
-    let priced = app.operation("SetVariantPrice", json!({ "sku": euros, "price": { "amount": "19.99", "currencyCode": "EUR" } }), Some(&staff)).await;
-    assert_eq!(priced["data"]["setVariantPrice"]["variant"]["price"]["currencyCode"], "EUR", "{priced}");
+    price_in_euros(&app, euros, "19.99").await;
 
     let cart = create_cart(&app, None).await;
     add(&app, &cart, dollars, 1, None).await;

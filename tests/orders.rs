@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::shop::{cart_with, count, eventually, exactly_ten_of_two_hundred_sold, guest_cart_with, order_as, settled_as, statuses_pushed, stock_exactly, stock_of};
+use common::shop::{cart_with, count, eventually, exactly_ten_of_two_hundred_sold, guest_cart_with, price_in_euros, order_as, settled_as, statuses_pushed, stock_exactly, stock_of};
 use common::{Backend, TestApp, customer_token, error_code, spawn_app, token_with_scopes, user_error_codes};
 use commerce_supergraph::subgraphs::Subgraph;
 use serde_json::{Value, json};
@@ -156,11 +156,7 @@ async fn two_hundred_concurrent_guest_checkouts_for_ten_units_confirm_exactly_te
 
 async fn a_guest_cart_becomes_the_customers_on_sign_in(backend: Backend) {
     let app = spawn_app(backend).await;
-    let mut skus = Vec::new();
-    for product in app.first_products(3).await {
-        let page = app.operation("ProductPage", json!({ "slug": product["slug"] }), None).await;
-        skus.push(page["data"]["product"]["variants"][0]["sku"].as_str().unwrap().to_string());
-    }
+    let skus = app.first_skus(3).await;
     let merge = |token: String, guest: String| {
         let app = &app;
         async move { app.operation("MergeCart", json!({ "guestCartId": guest }), Some(&token)).await["data"]["mergeCart"].clone() }
@@ -201,10 +197,7 @@ async fn a_guest_cart_becomes_the_customers_on_sign_in(backend: Backend) {
     assert_eq!(user_error_codes(&merge(customer_token("latecomer"), guest.clone()).await), ["CART_CLOSED"]);
 
     // Carts in two currencies are not merged, and nothing changes.
-    let priced = app
-        .operation("SetVariantPrice", json!({ "sku": skus[2], "price": { "amount": "19.99", "currencyCode": "EUR" } }), Some(&token_with_scopes("staff", &["catalog:write"])))
-        .await;
-    assert_eq!(priced["data"]["setVariantPrice"]["variant"]["price"]["currencyCode"], "EUR", "{priced}");
+    price_in_euros(&app, &skus[2], "19.99").await;
     let (euros, _) = guest_cart_with(&app, &skus[2], 1).await;
     assert_eq!(user_error_codes(&merge(regular.clone(), euros.clone()).await), ["CURRENCY_MISMATCH"]);
     let own_now = app.operation("Cart", json!({ "id": own }), Some(&regular)).await;
@@ -276,9 +269,7 @@ async fn shipping_and_tax_make_the_total_for_each_destination(backend: Backend) 
     assert_eq!(user_error_codes(&nowhere), ["SHIPPING_ADDRESS_REQUIRED"]);
 
     // Euro prices include VAT: the total is lines and shipping, of which the tax is part.
-    let staff = token_with_scopes("staff", &["catalog:write"]);
-    let priced = app.operation("SetVariantPrice", json!({ "sku": sku, "price": { "amount": "119.00", "currencyCode": "EUR" } }), Some(&staff)).await;
-    assert_eq!(priced["data"]["setVariantPrice"]["variant"]["price"]["currencyCode"], "EUR", "{priced}");
+    price_in_euros(&app, &sku, "119.00").await;
     let (cart, _) = cart_with(&app, &shopper, &sku, 1).await;
     let (tax, total) = expected(11_900, 0, 1900, true);
     let expected_total = json!({ "amount": kit::money::Decimal(total).to_string(), "currencyCode": "EUR" });

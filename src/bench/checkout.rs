@@ -7,7 +7,7 @@ use anyhow::{Context as _, bail};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::{Backend, peak_rss, percentile, with_supergraph};
+use super::{Backend, Client, peak_rss, percentile, with_supergraph};
 use crate::subgraphs::Subgraph;
 use crate::supergraph::{self, Supergraph};
 use crate::token::{self, TokenRequest};
@@ -40,7 +40,7 @@ async fn measure(options: &BenchOptions, running: Supergraph) -> anyhow::Result<
             &supergraph::config_dir().join("dev-signing-key.pem"),
             &TokenRequest { subject: &format!("bench-{i}"), name: None, scopes: &[], ttl: Duration::from_secs(3600) },
         )?;
-        let cart = client.cart_with(&token, &sku).await?;
+        let cart = client.cart_with(Some(&token), &sku, 1).await?;
         checkouts.push((token, cart));
     }
 
@@ -97,39 +97,10 @@ async fn commits(running: &Supergraph) -> anyhow::Result<Option<Vec<i64>>> {
     Ok(Some(commits))
 }
 
-struct Client {
-    http: reqwest::Client,
-    url: String,
-}
-
 impl Client {
-    async fn graphql(&self, query: &str, variables: Value, token: Option<&str>) -> anyhow::Result<Value> {
-        let mut request = self.http.post(&self.url).json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let body: Value = request.send().await?.json().await?;
-        if body.get("errors").is_some() {
-            bail!("the router answered with errors: {body}");
-        }
-        Ok(body["data"].clone())
-    }
-
     async fn any_sku(&self) -> anyhow::Result<String> {
         let data = self.graphql("{ products(first: 1) { edges { node { variants { sku } } } } }", json!({}), None).await?;
         data["products"]["edges"][0]["node"]["variants"][0]["sku"].as_str().map(str::to_string).context("a sku")
-    }
-
-    async fn cart_with(&self, token: &str, sku: &str) -> anyhow::Result<String> {
-        let data = self.graphql("mutation { createCart { cart { id } } }", json!({}), Some(token)).await?;
-        let cart = data["createCart"]["cart"]["id"].as_str().context("a cart")?.to_string();
-        self.graphql(
-            "mutation ($cart: ID!, $sku: ID!) { addCartLine(cartId: $cart, sku: $sku, quantity: 1) { userErrors { code } } }",
-            json!({ "cart": cart, "sku": sku }),
-            Some(token),
-        )
-        .await?;
-        Ok(cart)
     }
 
     /// Places the order and waits for CONFIRMED; returns how long that took.

@@ -82,3 +82,37 @@ pub fn peak_rss() -> anyhow::Result<u64> {
     let line = status.lines().find(|line| line.starts_with("VmHWM:")).ok_or_else(|| anyhow::anyhow!("no VmHWM in /proc/self/status"))?;
     Ok(line.split_whitespace().nth(1).ok_or_else(|| anyhow::anyhow!("an empty VmHWM"))?.parse()?)
 }
+
+/// A GraphQL endpoint, as the benches set up their data through it.
+pub struct Client {
+    pub http: reqwest::Client,
+    pub url: String,
+}
+
+impl Client {
+    /// The data of the answer; an error when it has errors.
+    pub async fn graphql(&self, query: &str, variables: serde_json::Value, token: Option<&str>) -> anyhow::Result<serde_json::Value> {
+        let mut request = self.http.post(&self.url).json(&serde_json::json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let body: serde_json::Value = request.send().await?.json().await?;
+        if body.get("errors").is_some() {
+            anyhow::bail!("{} answered with errors: {body}", self.url);
+        }
+        Ok(body["data"].clone())
+    }
+
+    /// A new cart (the token's customer's, or a guest's) holding `quantity` of `sku`.
+    pub async fn cart_with(&self, token: Option<&str>, sku: &str, quantity: i64) -> anyhow::Result<String> {
+        let data = self.graphql("mutation { createCart { cart { id } } }", serde_json::json!({}), token).await?;
+        let cart = data["createCart"]["cart"]["id"].as_str().ok_or_else(|| anyhow::anyhow!("no cart in {data}"))?.to_string();
+        self.graphql(
+            "mutation ($cart: ID!, $sku: ID!, $quantity: Int!) { addCartLine(cartId: $cart, sku: $sku, quantity: $quantity) { userErrors { code } } }",
+            serde_json::json!({ "cart": cart, "sku": sku, "quantity": quantity }),
+            token,
+        )
+        .await?;
+        Ok(cart)
+    }
+}

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
-use super::{Backend, peak_rss, percentile, with_supergraph};
+use super::{Backend, Client, peak_rss, percentile, with_supergraph};
 use crate::subgraphs::Subgraph;
 use crate::supergraph::config_dir;
 
@@ -88,14 +88,15 @@ const PAGES: usize = 96;
 
 async fn measure(options: &RouterBenchOptions, endpoints: &Endpoints) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
-    let first = &endpoints.targets[0];
-    let products = answer(&http, first, &json!({ "query": format!("{{ products(first: {PAGES}) {{ edges {{ cursor node {{ slug variants {{ sku }} }} }} }} }}") })).await?;
+    // The pages are made through the first endpoint.
+    let client = Client { http: http.clone(), url: endpoints.targets[0].clone() };
+    let products = client.graphql(&format!("{{ products(first: {PAGES}) {{ edges {{ cursor node {{ slug variants {{ sku }} }} }} }} }}"), json!({}), None).await?;
     let products = products["products"]["edges"].as_array().context("products")?.clone();
     let (mut slugs, mut cursors, mut carts) = (Vec::new(), Vec::new(), Vec::new());
     for edge in &products {
         slugs.push(edge["node"]["slug"].as_str().context("a slug")?.to_string());
         cursors.push(edge["cursor"].as_str().context("a cursor")?.to_string());
-        carts.push(guest_cart(&http, first, edge["node"]["variants"][0]["sku"].as_str().context("a sku")?).await?);
+        carts.push(client.cart_with(None, edge["node"]["variants"][0]["sku"].as_str().context("a sku")?, 2).await?);
     }
 
     let catalog = std::fs::read_to_string(config_dir().join("storefront/catalog.graphql")).context("reading the storefront's catalog operations")?;
@@ -130,24 +131,6 @@ async fn measure(options: &RouterBenchOptions, endpoints: &Endpoints) -> anyhow:
         report(subgraph, workload, drive(&http, subgraph, &workload.bodies, options).await?);
     }
     Ok(())
-}
-
-/// The data of one answer; an error when it has errors.
-async fn answer(http: &reqwest::Client, url: &str, body: &Value) -> anyhow::Result<Value> {
-    let answer: Value = http.post(url).json(body).send().await?.json().await?;
-    if !answer["errors"].is_null() {
-        bail!("{url} answered with errors: {answer}");
-    }
-    Ok(answer["data"].clone())
-}
-
-/// A guest cart with two units of `sku`, made through `url`.
-async fn guest_cart(http: &reqwest::Client, url: &str, sku: &str) -> anyhow::Result<String> {
-    let created = answer(http, url, &json!({ "query": "mutation { createCart { cart { id } } }" })).await?;
-    let cart = created["createCart"]["cart"]["id"].as_str().context("a cart")?.to_string();
-    let add = "mutation ($cart: ID!, $sku: ID!) { addCartLine(cartId: $cart, sku: $sku, quantity: 2) { userErrors { code } } }";
-    answer(http, url, &json!({ "query": add, "variables": { "cart": cart, "sku": sku } })).await?;
-    Ok(cart)
 }
 
 struct Measured {

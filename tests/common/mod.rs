@@ -260,6 +260,16 @@ impl TestApp {
         body["data"]["products"]["edges"].as_array().expect("edges").iter().map(|e| e["node"].clone()).collect()
     }
 
+    /// The first variant's sku of each of the first `count` products.
+    pub async fn first_skus(&self, count: usize) -> Vec<String> {
+        let mut skus = Vec::new();
+        for product in self.first_products(count).await {
+            let page = self.operation("ProductPage", json!({ "slug": product["slug"] }), None).await;
+            skus.push(page["data"]["product"]["variants"][0]["sku"].as_str().expect("a sku").to_string());
+        }
+        skus
+    }
+
     /// A sku of the catalog with at least `units` available.
     pub async fn sku_with_stock(&self, units: i64) -> String {
         let body = self

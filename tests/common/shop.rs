@@ -26,6 +26,13 @@ pub async fn stock_exactly(app: &TestApp, sku: &str, units: i64) {
     }
 }
 
+/// Prices a sku in euros through the back office.
+pub async fn price_in_euros(app: &TestApp, sku: &str, amount: &str) {
+    let staff = token_with_scopes("staff", &["catalog:write"]);
+    let priced = app.operation("SetVariantPrice", json!({ "sku": sku, "price": { "amount": amount, "currencyCode": "EUR" } }), Some(&staff)).await;
+    assert_eq!(priced["data"]["setVariantPrice"]["variant"]["price"]["currencyCode"], "EUR", "{priced}");
+}
+
 pub async fn stock_of(app: &TestApp, sku: &str) -> Value {
     let body = app.graphql("query ($sku: ID!) { variant(sku: $sku) { stock { available reserved onHand } } }", json!({ "sku": sku }), None).await;
     body["data"]["variant"]["stock"].clone()
