@@ -142,6 +142,10 @@ enum Measurement {
         orders: usize,
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
+        /// Replicas of orders and inventory (PostgreSQL + NATS only): they
+        /// share the events, the outbox relays and the payments.
+        #[arg(long, default_value_t = 1)]
+        replicas: usize,
     },
     /// Search and filtered listings over a seeded catalog: p50, p99.
     Catalog {
@@ -246,8 +250,8 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             })
         }
-        Command::Bench { measurement: Measurement::Checkout { backend, orders, concurrency } } => {
-            tokio_main(bench::checkout::run(bench::checkout::BenchOptions { backend, orders, concurrency }))
+        Command::Bench { measurement: Measurement::Checkout { backend, orders, concurrency, replicas } } => {
+            tokio_main(bench::checkout::run(bench::checkout::BenchOptions { backend, orders, concurrency, replicas }))
         }
         Command::Bench { measurement: Measurement::Catalog { backend, products, requests } } => {
             tokio_main(bench::catalog::run(bench::catalog::CatalogBenchOptions { backend, products, requests }))

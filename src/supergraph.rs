@@ -132,6 +132,8 @@ pub struct Supergraph {
     /// http://host:port/metrics
     pub metrics_url: String,
     pub subgraphs: HashMap<Subgraph, RunningSubgraph>,
+    /// Further replicas of subgraphs, beside the ones the router calls.
+    replicas: Vec<RunningSubgraph>,
     pub bus: Bus,
 }
 
@@ -160,7 +162,7 @@ impl Supergraph {
     /// Tells every subgraph to stop, without waiting for them (for a test
     /// that is about to remove their databases).
     pub fn signal_stop(&self) {
-        for running in self.subgraphs.values() {
+        for running in self.subgraphs.values().chain(&self.replicas) {
             let _ = running.stop.send(true);
         }
     }
@@ -170,9 +172,28 @@ impl Supergraph {
     pub async fn stop(mut self) -> anyhow::Result<()> {
         // Signal all first, so that no relay is left delivering to a consumer already gone.
         self.signal_stop();
+        for mut replica in std::mem::take(&mut self.replicas) {
+            if let Some(stopped) = replica.stopped.take() {
+                stopped.await.context("a replica panicked")??;
+            }
+        }
         for subgraph in Subgraph::ALL {
             self.stop_subgraph(subgraph).await?;
         }
+        Ok(())
+    }
+
+    /// Starts one more replica of `subgraph` on the same database and bus,
+    /// as a second process of it would run: it shares the event consumer,
+    /// the outbox relay and the background work with the first (the router
+    /// keeps calling the first).
+    pub async fn add_replica(&mut self, subgraph: Subgraph) -> anyhow::Result<()> {
+        let serving = self.subgraphs[&subgraph].serving.clone();
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        let url = format!("http://{}/graphql", listener.local_addr()?);
+        let (stop, shutdown) = watch::channel(false);
+        let (db, stopped) = serving.spawn(listener, shutdown).await?;
+        self.replicas.push(RunningSubgraph { url, db, serving, stop, stopped: Some(stopped) });
         Ok(())
     }
 
@@ -272,7 +293,7 @@ pub async fn start(options: Options) -> anyhow::Result<Supergraph> {
         ready = crate::router::wait_until_ready(&router_url) => ready?,
         ended = &mut router => return Err(why_it_ended(ended)),
     }
-    Ok(Supergraph { router_url, router, metrics_url, subgraphs, bus })
+    Ok(Supergraph { router_url, router, metrics_url, subgraphs, replicas: Vec::new(), bus })
 }
 
 async fn seed_if_empty(database_urls: &HashMap<Subgraph, String>, count: usize) -> anyhow::Result<()> {

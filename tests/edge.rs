@@ -146,6 +146,7 @@ impl IdentityProvider {
 
     /// An RS256 token for `subject`, signed with `key` (a fixture) under `kid`.
     fn token(key: &str, kid: &str, subject: &str) -> String {
+        kit::auth::use_fast_crypto();
         let pem = std::fs::read(fixture(key)).unwrap();
         let now = chrono::Utc::now().timestamp();
         let claims = json!({ "sub": subject, "iss": "https://idp.shop.example/", "aud": ["shop-storefront"], "iat": now, "exp": now + 600, "scope": "" });

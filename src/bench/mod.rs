@@ -83,6 +83,18 @@ pub fn peak_rss() -> anyhow::Result<u64> {
     Ok(line.split_whitespace().nth(1).ok_or_else(|| anyhow::anyhow!("an empty VmHWM"))?.parse()?)
 }
 
+/// CPU time the whole machine has spent busy since boot, every core and
+/// process together (/proc/stat), to tell what a unit of work costs.
+pub fn cpu_busy() -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let cpu = stat.lines().next().filter(|line| line.starts_with("cpu ")).ok_or_else(|| anyhow::anyhow!("no cpu line in /proc/stat"))?;
+    let ticks: Vec<u64> = cpu.split_whitespace().skip(1).map(str::parse).collect::<Result<_, _>>()?;
+    // user nice system idle iowait irq softirq steal: all but idle and iowait.
+    let busy: u64 = ticks.iter().take(8).enumerate().filter(|(field, _)| !matches!(field, 3 | 4)).map(|(_, ticks)| ticks).sum();
+    // Linux counts in USER_HZ, 100 per second on every architecture it runs on here.
+    Ok(Duration::from_millis(busy * 10))
+}
+
 /// A GraphQL endpoint, as the benches set up their data through it.
 pub struct Client {
     pub http: reqwest::Client,

@@ -47,6 +47,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
     // reads its configuration path from this variable and from nowhere else.
     unsafe { std::env::set_var("ROUTER_CONFIG_FILE_PATH", config_path) };
     init_rustls_crypto_provider();
+    kit::auth::use_fast_crypto();
     ntex::rt::System::build()
         .name("router")
         .build(ntex::rt::DefaultRuntime)

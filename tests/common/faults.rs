@@ -77,4 +77,8 @@ impl Handler for Faulty {
         }
         Ok(())
     }
+
+    fn records_events(&self) -> bool {
+        self.inner.records_events()
+    }
 }

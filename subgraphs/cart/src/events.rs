@@ -33,4 +33,8 @@ impl Handler for CartEvents {
             other => anyhow::bail!("cart does not consume {other}"),
         }
     }
+
+    fn records_events(&self) -> bool {
+        false
+    }
 }

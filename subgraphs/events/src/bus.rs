@@ -188,42 +188,31 @@ impl Bus {
             .with_context(|| format!("{} subscribes to nothing", consumer.name))?;
         match &self.0.transport {
             Transport::InProcess { consumers } => {
-                let (sender, mut deliveries) = mpsc::channel::<Delivery>(64);
+                let (sender, deliveries) = mpsc::channel::<Delivery>(64);
                 consumers.lock().expect("no panics under this lock").insert(consumer.name, Some(sender));
                 // The relay sends an ordering key's next event only once this
                 // one is handled, so deliveries may be handled side by side.
-                let consumer = Arc::new(consumer);
-                let in_flight = Arc::new(Semaphore::new(DELIVERIES_IN_FLIGHT));
-                let handling = tokio_util::task::TaskTracker::new();
-                loop {
-                    tokio::select! {
-                        delivery = deliveries.recv() => {
-                            let Some(delivery) = delivery else { break };
-                            let permit = in_flight.clone().acquire_owned().await?;
-                            let consumer = consumer.clone();
-                            handling.spawn(async move {
-                                let outcome = consumer.deliver(&delivery.envelope).await;
-                                let _ = delivery.outcome.send(outcome);
-                                drop(permit);
-                            });
-                        }
-                        _ = kit::background::stopping(&mut shutdown) => break,
-                    }
-                }
+                let handling = tokio::spawn(apply_in_batches(Arc::new(consumer.clone()), deliveries));
+                kit::background::stopping(&mut shutdown).await;
+                // Relays still sending hold the channel open until their deliveries are handled.
                 consumers.lock().expect("no panics under this lock").insert(consumer.name, None);
-                handling.close();
-                handling.wait().await;
+                handling.await?;
                 Ok(())
             }
-            Transport::Nats { jetstream, stream, .. } => {
+            Transport::Nats { jetstream, stream, prefix, .. } => {
                 let stream = ensure_stream(jetstream, stream).await?;
                 let durable = stream
                     .get_or_create_consumer(
                         consumer.name,
                         pull::Config {
                             durable_name: Some(consumer.name.to_string()),
-                            // No subject filter: several filters need NATS 2.10, and a
-                            // consumer skips what it does not subscribe to below.
+                            // A consumer of one event type hears only that; several
+                            // filters need NATS 2.10, so a consumer of more hears
+                            // everything and skips what it does not subscribe to below.
+                            filter_subject: match event_types {
+                                [event_type] => format!("{prefix}.{event_type}"),
+                                _ => String::new(),
+                            },
                             ack_policy: jetstream::consumer::AckPolicy::Explicit,
                             ack_wait: Duration::from_secs(30),
                             // Our own count dead-letters first; this bounds it on the server too.
@@ -271,12 +260,46 @@ impl Bus {
     }
 }
 
-/// Deliveries a consumer handles at once, per process.
-const DELIVERIES_IN_FLIGHT: usize = 32;
+/// A consumer's lanes (NATS), per process.
+const LANES: usize = 32;
+/// Deliveries applied in one transaction at most.
+const BATCH: usize = 64;
+/// A consumer's transactions at once, per process: while one batch commits
+/// the next gathers.
+const BATCHES_IN_FLIGHT: usize = 2;
 
-/// A NATS consumer's deliveries, handled side by side on lanes: the events
-/// of one ordering key always take the same lane, so they are handled one
-/// after another in stream order.
+/// Applies `consumer`'s deliveries until every sender is gone: what arrived
+/// while earlier batches were applied makes the next batch, in one
+/// transaction (`Consumer::deliver_all`). Callers send an ordering key's next
+/// event only once its last is handled, so a batch holds one event per key.
+async fn apply_in_batches(consumer: Arc<Consumer>, mut deliveries: mpsc::Receiver<Delivery>) {
+    let in_flight = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
+    let handling = tokio_util::task::TaskTracker::new();
+    while let Some(first) = deliveries.recv().await {
+        let permit = in_flight.clone().acquire_owned().await.expect("the semaphore is never closed");
+        let mut batch = vec![first];
+        while batch.len() < BATCH
+            && let Ok(next) = deliveries.try_recv()
+        {
+            batch.push(next);
+        }
+        let consumer = consumer.clone();
+        handling.spawn(async move {
+            let envelopes: Vec<&Envelope> = batch.iter().map(|delivery| &delivery.envelope).collect();
+            let outcomes = consumer.deliver_all(&envelopes).await;
+            for (delivery, outcome) in batch.into_iter().zip(outcomes) {
+                let _ = delivery.outcome.send(outcome);
+            }
+            drop(permit);
+        });
+    }
+    handling.close();
+    handling.wait().await;
+}
+
+/// A NATS consumer's deliveries, on lanes: the events of one ordering key
+/// always take the same lane, so they are handled one after another in
+/// stream order, while the lanes' deliveries are applied together in batches.
 struct Lanes {
     senders: Vec<mpsc::Sender<(async_nats::jetstream::Message, Envelope)>>,
     handling: tokio_util::task::TaskTracker,
@@ -285,13 +308,19 @@ struct Lanes {
 impl Lanes {
     fn start(consumer: &Consumer) -> Lanes {
         let handling = tokio_util::task::TaskTracker::new();
-        let senders = (0..DELIVERIES_IN_FLIGHT)
+        let (batcher, deliveries) = mpsc::channel::<Delivery>(LANES);
+        handling.spawn(apply_in_batches(Arc::new(consumer.clone()), deliveries));
+        let senders = (0..LANES)
             .map(|_| {
                 let (sender, mut lane) = mpsc::channel::<(async_nats::jetstream::Message, Envelope)>(64);
-                let consumer = consumer.clone();
+                let (consumer, batcher) = (consumer.clone(), batcher.clone());
                 handling.spawn(async move {
                     while let Some((message, envelope)) = lane.recv().await {
-                        acknowledge(&consumer, &message, &envelope).await;
+                        let (outcome, heard) = oneshot::channel();
+                        // The batcher ends only after every lane: neither can fail.
+                        let _ = batcher.send(Delivery { envelope: envelope.clone(), outcome }).await;
+                        let outcome = heard.await.unwrap_or(Outcome::Retry);
+                        acknowledge(&consumer, &message, &envelope, outcome).await;
                     }
                 });
                 sender
@@ -316,9 +345,9 @@ impl Lanes {
     }
 }
 
-/// Handles one delivery and tells JetStream: done, or again after a backoff.
-async fn acknowledge(consumer: &Consumer, message: &async_nats::jetstream::Message, envelope: &Envelope) {
-    let acknowledged = match consumer.deliver(envelope).await {
+/// Tells JetStream how the delivery went: done, or again after a backoff.
+async fn acknowledge(consumer: &Consumer, message: &async_nats::jetstream::Message, envelope: &Envelope, outcome: Outcome) {
+    let acknowledged = match outcome {
         Outcome::Handled | Outcome::DeadLettered => message.ack().await,
         Outcome::Retry => {
             let delivered = message.info().map(|info| info.delivered).unwrap_or(1);

@@ -1,10 +1,11 @@
 //! Consuming events: idempotent handlers, bounded retries, dead letters.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use kit::db::{Db, inserted_once, new_id, now};
+use kit::db::{Db, new_id, now};
 use kit::work::Retry;
 use sqlx::AnyConnection;
 use tracing::Instrument;
@@ -25,6 +26,13 @@ pub trait Handler: Send + Sync {
     /// already recorded.
     fn committed(&self, _envelope: &Envelope) -> anyhow::Result<()> {
         Ok(())
+    }
+
+    /// Whether handling an event may record events of its own: only then
+    /// is the outbox relay woken after a delivery commits, for each wake
+    /// costs it a look at the database.
+    fn records_events(&self) -> bool {
+        true
     }
 }
 
@@ -62,17 +70,43 @@ pub enum Outcome {
 impl Consumer {
     /// Delivers `envelope` once, with the bookkeeping both buses share.
     pub async fn deliver(&self, envelope: &Envelope) -> Outcome {
-        let span = tracing::info_span!(
-            "deliver_event",
-            consumer = self.name,
-            event_type = %envelope.event_type,
-            event_id = %envelope.id,
-            request_id = %envelope.correlation_id,
-            trace_id = kit::trace::trace_id(envelope.traceparent.as_deref()),
-        );
-        kit::trace::continue_trace(&span, envelope.traceparent.as_deref());
+        let span = delivery_span(self.name, envelope);
         let started = std::time::Instant::now();
         let applied = self.apply(envelope).instrument(span.clone()).await;
+        self.settle(envelope, &span, started, applied).await
+    }
+
+    /// Delivers `envelopes` (of different ordering keys) in one transaction:
+    /// one commit for the lot rather than one per event, which is most of
+    /// what an event costs the database. When any of them fails the lot is
+    /// rolled back and each is delivered alone, so a poison event costs its
+    /// neighbours only a second try. Outcomes are in the order of `envelopes`.
+    pub async fn deliver_all(&self, envelopes: &[&Envelope]) -> Vec<Outcome> {
+        if envelopes.len() > 1 {
+            let started = std::time::Instant::now();
+            let spans: Vec<tracing::Span> = envelopes.iter().map(|envelope| delivery_span(self.name, envelope)).collect();
+            match self.apply_together(envelopes, &spans).await {
+                Ok(()) => {
+                    let mut outcomes = Vec::with_capacity(envelopes.len());
+                    for (envelope, span) in envelopes.iter().zip(&spans) {
+                        let woken = span.in_scope(|| self.handler.committed(envelope));
+                        outcomes.push(self.settle(envelope, span, started, woken).await);
+                    }
+                    return outcomes;
+                }
+                Err(error) => tracing::debug!(consumer = self.name, events = envelopes.len(), error = %format!("{error:#}"), "a batch failed; delivering its events one by one"),
+            }
+        }
+        let mut outcomes = Vec::with_capacity(envelopes.len());
+        for envelope in envelopes {
+            outcomes.push(self.deliver(envelope).await);
+        }
+        outcomes
+    }
+
+    /// Counts and logs how a delivery went; a failure is recorded, and
+    /// becomes a dead letter at the last attempt.
+    async fn settle(&self, envelope: &Envelope, span: &tracing::Span, started: std::time::Instant, applied: anyhow::Result<()>) -> Outcome {
         let outcome = if applied.is_ok() { "handled" } else { "failed" };
         EVENTS.with_label_values(&[self.name, &envelope.event_type, outcome]).inc();
         span.in_scope(|| tracing::info!(outcome, duration_ms = started.elapsed().as_millis() as u64, "event delivered"));
@@ -105,8 +139,31 @@ impl Consumer {
         }
         self.handler.handle(&mut tx, envelope).await?;
         tx.commit().await?;
-        self.outbox.committed();
+        self.wake_relay();
         self.handler.committed(envelope)
+    }
+
+    /// Every handler's effect and the record of every delivery, in one
+    /// transaction; each handler runs in its delivery's span.
+    async fn apply_together(&self, envelopes: &[&Envelope], spans: &[tracing::Span]) -> anyhow::Result<()> {
+        let mut tx = self.db.begin().await?;
+        let ids: Vec<&str> = envelopes.iter().map(|envelope| envelope.id.as_str()).collect();
+        let mut first_time = first_deliveries(&mut tx, self.name, &ids).await?;
+        for (envelope, span) in envelopes.iter().zip(spans) {
+            // Taken out, so that the same event twice in a batch is handled once.
+            if first_time.remove(envelope.id.as_str()) {
+                self.handler.handle(&mut tx, envelope).instrument(span.clone()).await?;
+            }
+        }
+        tx.commit().await?;
+        self.wake_relay();
+        Ok(())
+    }
+
+    fn wake_relay(&self) {
+        if self.handler.records_events() {
+            self.outbox.committed();
+        }
     }
 
     /// Counts a failed attempt; at the last one also writes the dead letter.
@@ -145,14 +202,45 @@ impl Consumer {
 
 /// Records that `consumer` has processed `event_id`, inside the transaction
 /// of the effect. False when it had already: then nothing is done again.
+/// A duplicate is skipped by the insert itself, not by a unique violation,
+/// which on PostgreSQL would abort the rest of a batch's transaction.
 async fn first_delivery(conn: &mut AnyConnection, consumer: &str, event_id: &str) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query("INSERT INTO processed_events (consumer, event_id, processed_at) VALUES ($1, $2, $3)")
+    let inserted = sqlx::query("INSERT INTO processed_events (consumer, event_id, processed_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
         .bind(consumer)
         .bind(event_id)
         .bind(now())
         .execute(conn)
-        .await;
-    inserted_once(inserted)
+        .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// `first_delivery` for several events in one statement: the ids of
+/// `event_ids` not processed before.
+async fn first_deliveries(conn: &mut AnyConnection, consumer: &str, event_ids: &[&str]) -> Result<HashSet<String>, sqlx::Error> {
+    let rows: Vec<String> = (0..event_ids.len()).map(|i| format!("($1, ${}, $2)", i + 3)).collect();
+    let sql = format!(
+        "INSERT INTO processed_events (consumer, event_id, processed_at) VALUES {} ON CONFLICT DO NOTHING RETURNING event_id",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query_scalar(&sql).bind(consumer).bind(now());
+    for id in event_ids {
+        query = query.bind(*id);
+    }
+    Ok(query.fetch_all(conn).await?.into_iter().collect())
+}
+
+/// The span of one delivery, continuing the trace of the request that caused the event.
+fn delivery_span(consumer: &'static str, envelope: &Envelope) -> tracing::Span {
+    let span = tracing::info_span!(
+        "deliver_event",
+        consumer,
+        event_type = %envelope.event_type,
+        event_id = %envelope.id,
+        request_id = %envelope.correlation_id,
+        trace_id = kit::trace::trace_id(envelope.traceparent.as_deref()),
+    );
+    kit::trace::continue_trace(&span, envelope.traceparent.as_deref());
+    span
 }
 
 /// A delivery that failed for good, kept for an operator.
@@ -206,4 +294,66 @@ pub async fn replay(consumer: &Consumer, id: &str) -> anyhow::Result<()> {
     consumer.apply(&envelope).await.with_context(|| format!("replaying {} {}", envelope.event_type, envelope.id))?;
     sqlx::query("UPDATE dead_letters SET replayed_at = $1 WHERE id = $2").bind(now()).bind(id).execute(&consumer.db).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contracts::StockLevelChanged;
+    use crate::{Bus, BusConfig, Trace};
+
+    /// Writes each event's sku as its effect; refuses the sku "poison".
+    struct Recorder;
+
+    #[async_trait]
+    impl Handler for Recorder {
+        async fn handle(&self, tx: &mut AnyConnection, envelope: &Envelope) -> anyhow::Result<()> {
+            let level: StockLevelChanged = envelope.decode()?;
+            anyhow::ensure!(level.sku != "poison", "a poison event");
+            // A plain insert: applying an event twice would fail.
+            sqlx::query("INSERT INTO effects (sku) VALUES ($1)").bind(&level.sku).execute(&mut *tx).await?;
+            Ok(())
+        }
+    }
+
+    async fn consumer() -> Consumer {
+        let db = kit::db::connect("sqlite::memory:", vec![kit::db::migrator(), crate::migrator()]).await.unwrap();
+        sqlx::query("CREATE TABLE effects (sku TEXT PRIMARY KEY)").execute(&db).await.unwrap();
+        let bus = Bus::connect(&BusConfig::InProcess).await.unwrap();
+        let retry = Retry { attempts: 3, first: std::time::Duration::from_millis(1), max: std::time::Duration::from_millis(1) };
+        Consumer { name: "test", outbox: Outbox::new(db.clone(), bus, retry), db, handler: Arc::new(Recorder), retry }
+    }
+
+    fn event(sku: &str) -> Envelope {
+        let trace = Trace { correlation_id: "test".into(), traceparent: None };
+        Envelope::new("inventory", &trace, &StockLevelChanged { sku: sku.into(), available: 1, version: 1 })
+    }
+
+    async fn effects(consumer: &Consumer) -> Vec<String> {
+        sqlx::query_scalar("SELECT sku FROM effects ORDER BY sku").fetch_all(&consumer.db).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_poison_event_in_a_batch_costs_its_neighbours_nothing() {
+        let consumer = consumer().await;
+        let (a, poison, b) = (event("a"), event("poison"), event("b"));
+        let outcomes = consumer.deliver_all(&[&a, &poison, &b]).await;
+        assert_eq!(outcomes, [Outcome::Handled, Outcome::Retry, Outcome::Handled]);
+        assert_eq!(effects(&consumer).await, ["a", "b"], "each neighbour applied once, after the batch was rolled back");
+        let failures: Vec<(String, i64)> =
+            sqlx::query_as("SELECT event_id, attempts FROM delivery_failures").fetch_all(&consumer.db).await.unwrap();
+        assert_eq!(failures, [(poison.id.clone(), 1)]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_applies_each_event_once_however_often_it_arrives() {
+        let consumer = consumer().await;
+        let (a, b, c) = (event("a"), event("b"), event("c"));
+        assert_eq!(consumer.deliver_all(&[&a, &b]).await, [Outcome::Handled, Outcome::Handled]);
+        // Redelivered beside a new one, and twice in the same batch.
+        assert_eq!(consumer.deliver_all(&[&a, &c, &c, &b]).await, [Outcome::Handled, Outcome::Handled, Outcome::Handled, Outcome::Handled]);
+        assert_eq!(effects(&consumer).await, ["a", "b", "c"]);
+        let recorded: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM processed_events WHERE consumer = 'test'").fetch_one(&consumer.db).await.unwrap();
+        assert_eq!(recorded, 3);
+    }
 }

@@ -17,7 +17,7 @@ use futures::stream::{BoxStream, FuturesUnordered};
 use futures::{FutureExt, StreamExt};
 use sqlx::any::{AnyPoolOptions, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo, install_default_drivers};
 use sqlx::migrate::Migrator;
-use sqlx::{Any, AnyPool, Describe, Either, Execute, Executor, Transaction};
+use sqlx::{Any, AnyPool, Connection as _, Describe, Either, Execute, Executor, Transaction};
 use tokio::sync::mpsc;
 
 /// A subgraph's connection pool. It counts the statements run through it, so
@@ -130,6 +130,17 @@ pub async fn connect(url: &str, migrators: Vec<Migrator>) -> anyhow::Result<Db> 
         AnyPoolOptions::new().max_connections(pool_size()?)
     };
     let pool = options
+        // A ping costs a round trip per acquire, as much as a short statement:
+        // only a connection that sat idle (and may have been cut meanwhile) is tested.
+        .test_before_acquire(false)
+        .before_acquire(|conn, metadata| {
+            Box::pin(async move {
+                if metadata.idle_for > IDLE_BEFORE_PING {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .acquire_timeout(Duration::from_secs(30))
         .connect(url)
         .await
@@ -140,6 +151,9 @@ pub async fn connect(url: &str, migrators: Vec<Migrator>) -> anyhow::Result<Db> 
     }
     Ok(Db { pool, statements: Arc::default(), postgres: !sqlite })
 }
+
+/// How long a pooled connection may sit idle before it is tested on its next use.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 /// Connections a PostgreSQL pool may open: DATABASE_POOL_SIZE, 10 by
 /// default (seven processes of the shop stay under PostgreSQL's default of 100).

@@ -21,4 +21,8 @@ impl Handler for CatalogEvents {
             other => anyhow::bail!("products does not consume {other}"),
         }
     }
+
+    fn records_events(&self) -> bool {
+        false
+    }
 }

@@ -26,4 +26,8 @@ impl Handler for ReviewsEvents {
         let products: Vec<&str> = confirmed.lines.iter().map(|line| line.product_id.as_str()).filter(|id| !id.is_empty()).collect();
         Ok(record_purchase(tx, &confirmed.customer_id, &products).await?)
     }
+
+    fn records_events(&self) -> bool {
+        false
+    }
 }
