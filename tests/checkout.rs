@@ -419,7 +419,15 @@ async fn a_confirmed_order_makes_reviews_verified_purchases(backend: Backend) {
 async fn the_trace_context_of_placeorder_reaches_every_event_of_the_saga(backend: Backend) {
     let app = spawn_app(backend).await;
     let sku = app.sku_with_stock(1).await;
+    stock_exactly(&app, &sku, 2).await;
     let token = customer_token("traced");
+    let stock_events = "SELECT COUNT(*) FROM outbox WHERE event_type = 'StockLevelChanged'";
+    let before = count(&app, Subgraph::Inventory, stock_events).await;
+    // An order that leaves the sku in stock tells the catalog nothing.
+    let (first_cart, _) = cart_with(&app, &token, &sku, 1).await;
+    let first = place_order(&app, &token, &first_cart, "first", "tok_visa", None).await;
+    assert_eq!(settled_status(&app, &token, &first).await, "CONFIRMED");
+    assert_eq!(count(&app, Subgraph::Inventory, stock_events).await, before, "an order that leaves stock records no stock level");
     let (cart, _) = cart_with(&app, &token, &sku, 1).await;
     let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let input = json!({ "cartId": cart, "idempotencyKey": "k", "paymentToken": "tok_visa" });
@@ -449,8 +457,12 @@ async fn the_trace_context_of_placeorder_reaches_every_event_of_the_saga(backend
         }
     };
     assert_eq!(traced(Subgraph::Orders).await, ["OrderPlaced", "OrderConfirmed"]);
-    // The reservation and the stock level it changed (the sale leaves what is available as it was).
+    // The reservation and the stock level it changed, as this order sells the
+    // sku out (the sale leaves what is available as it was).
     assert_eq!(traced(Subgraph::Inventory).await, ["StockLevelChanged", "InventoryReserved"]);
+    assert_eq!(count(&app, Subgraph::Inventory, stock_events).await, before + 1);
+    let availability = format!("SELECT available FROM stock_availability WHERE sku = '{sku}'");
+    eventually("the catalog learns the sku is sold out", || async { count(&app, Subgraph::Products, &availability).await == 0 }).await;
 }
 
 async fn addresses_are_checked_for_their_country_and_kept_on_the_order(backend: Backend) {

@@ -200,9 +200,12 @@ impl Contract for VariantPriceChanged {
 
 /// inventory → products: a sku's available stock (on hand less reserved)
 /// changed (event-carried state for the catalog's availability filter and
-/// facets); a sale, which takes units out of both, changes nothing here.
-/// `version` grows with every change of the sku, so a consumer keeps the
-/// newest whatever the order of delivery.
+/// facets). Recorded for every adjustment, release and restock, and for a
+/// reservation only when it sells the sku out: one that leaves some
+/// available records none, so between events a consumer may rely on whether
+/// `available` is above zero, not on the count. A sale, which takes units
+/// out of both, records none either. `version` grows with every event of
+/// the sku, so a consumer keeps the newest whatever the order of delivery.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockLevelChanged {
     pub sku: String,

@@ -132,19 +132,25 @@ pub async fn reserve_stock(tx: &mut AnyConnection, placed: &OrderPlaced, ttl: Du
     }
     let mut short = Vec::new();
     let mut held = Vec::new();
+    let mut sold_out = Vec::new();
     for (sku, quantity) in &wanted {
-        let reserved = sqlx::query(
-            "UPDATE stock_levels SET reserved = reserved + $1, updated_at = $2 WHERE sku = $3 AND on_hand - reserved >= $1",
+        let left: Option<i64> = sqlx::query_scalar(
+            "UPDATE stock_levels SET reserved = reserved + $1, updated_at = $2 WHERE sku = $3 AND on_hand - reserved >= $1 \
+             RETURNING on_hand - reserved",
         )
         .bind(quantity)
         .bind(now())
         .bind(sku)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        if reserved.rows_affected() == 0 {
-            short.push(sku.to_string());
-        } else {
-            held.push((sku, quantity));
+        match left {
+            None => short.push(sku.to_string()),
+            Some(left) => {
+                held.push((sku, quantity));
+                if left == 0 {
+                    sold_out.push(*sku);
+                }
+            }
         }
     }
     let status = if short.is_empty() {
@@ -176,7 +182,10 @@ pub async fn reserve_stock(tx: &mut AnyConnection, placed: &OrderPlaced, ttl: Du
             .execute(&mut *tx)
             .await?;
     }
-    record_stock_levels(tx, &wanted.keys().copied().collect::<Vec<_>>(), trace).await?;
+    // Only a sku this order sells out changes what the catalog shows: one
+    // that stays in stock records nothing, or a busy sku would send an
+    // event, and the catalog a transaction, for every order.
+    record_stock_levels(tx, &sold_out, trace).await?;
     Ok(record(tx, &Envelope::new(NAME, trace, &InventoryReserved { order_id: placed.order_id.clone() })).await?)
 }
 

@@ -138,8 +138,9 @@ async fn recalled(db: &Db, keyed: &Keyed<'_>, sku: &Sku) -> Result<Option<Adjust
 }
 
 /// Bumps the version of each of `skus` and records StockLevelChanged with
-/// its available count, in `tx`: every change of stock calls it, so the
-/// catalog's read of availability follows.
+/// its available count, in `tx`: every change of stock that can change
+/// whether a sku is in stock calls it, so the catalog's read of
+/// availability follows.
 pub async fn record_stock_levels(tx: &mut AnyConnection, skus: &[&str], trace: &Trace) -> anyhow::Result<()> {
     for sku in skus {
         let level: Option<(i64, i64)> =
