@@ -133,13 +133,7 @@ impl Consumer {
 
     /// The handler's effect and the record of this delivery, in one transaction.
     async fn apply(&self, envelope: &Envelope) -> anyhow::Result<()> {
-        let mut tx = self.db.begin().await?;
-        if !first_delivery(&mut tx, self.name, &envelope.id).await? {
-            return Ok(());
-        }
-        self.handler.handle(&mut tx, envelope).await?;
-        tx.commit().await?;
-        self.wake_relay();
+        self.apply_together(&[envelope], &[tracing::Span::current()]).await?;
         self.handler.committed(envelope)
     }
 
@@ -200,22 +194,10 @@ impl Consumer {
     }
 }
 
-/// Records that `consumer` has processed `event_id`, inside the transaction
-/// of the effect. False when it had already: then nothing is done again.
-/// A duplicate is skipped by the insert itself, not by a unique violation,
-/// which on PostgreSQL would abort the rest of a batch's transaction.
-async fn first_delivery(conn: &mut AnyConnection, consumer: &str, event_id: &str) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query("INSERT INTO processed_events (consumer, event_id, processed_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-        .bind(consumer)
-        .bind(event_id)
-        .bind(now())
-        .execute(conn)
-        .await?;
-    Ok(inserted.rows_affected() == 1)
-}
-
-/// `first_delivery` for several events in one statement: the ids of
-/// `event_ids` not processed before.
+/// Records that `consumer` has processed `event_ids`, inside the transaction
+/// of their effects: answers those it had not before, the only ones to apply
+/// now. A duplicate is skipped by the insert itself, not by a unique
+/// violation, which on PostgreSQL would abort the rest of the transaction.
 async fn first_deliveries(conn: &mut AnyConnection, consumer: &str, event_ids: &[&str]) -> Result<HashSet<String>, sqlx::Error> {
     let rows: Vec<String> = (0..event_ids.len()).map(|i| format!("($1, ${}, $2)", i + 3)).collect();
     let sql = format!(
