@@ -4,25 +4,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kit::background::{Round, repeat};
-use kit::db::{Db, fetch_by_keys, now, placeholders};
-use kit::work::{Queue, Retry};
+use kit::db::{Db, from_now, now, placeholders};
+use kit::work::Retry;
 use sqlx::AnyConnection;
 use tokio::sync::{Notify, watch};
 
 use super::{Bus, Envelope};
 
-/// The events still to be published, by id.
-const UNPUBLISHED: Queue = Queue { name: "outbox", lease: Duration::from_secs(30) };
+/// How long a relay may hold events it is publishing before another may take them.
+const LEASE: Duration = Duration::from_secs(30);
 /// How often the relay looks without being woken (retries, another replica's lapsed lease).
 const POLL: Duration = Duration::from_millis(200);
 const BATCH: i64 = 100;
 
-/// Writes `envelope` to the outbox inside the caller's transaction: the event
-/// exists exactly when the state change it describes does.
+/// Writes `envelope` to the outbox inside the caller's transaction, due for
+/// publishing at once: the event exists exactly when the state change it
+/// describes does.
 pub async fn record(conn: &mut AnyConnection, envelope: &Envelope) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO outbox (id, event_type, version, occurred_at, producer, correlation_id, traceparent, payload) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO outbox (id, event_type, version, occurred_at, producer, correlation_id, traceparent, payload, due_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $4)",
     )
     .bind(&envelope.id)
     .bind(&envelope.event_type)
@@ -34,7 +35,7 @@ pub async fn record(conn: &mut AnyConnection, envelope: &Envelope) -> Result<(),
     .bind(envelope.payload.to_string())
     .execute(&mut *conn)
     .await?;
-    UNPUBLISHED.enqueue(conn, &envelope.id).await
+    Ok(())
 }
 
 /// A subgraph's outbox: committed events wait here until the relay has
@@ -57,7 +58,16 @@ struct OutboxRow {
     correlation_id: String,
     traceparent: Option<String>,
     payload: String,
+    /// How many times it has been claimed, this time included.
+    attempts: i64,
 }
+
+/// Leases up to `$3` due events, oldest first, and answers them whole. On
+/// PostgreSQL rows another replica is claiming are skipped rather than waited for.
+const CLAIM: &str = "UPDATE outbox SET lease_until = $1, attempts = attempts + 1 WHERE id IN (\
+        SELECT id FROM outbox WHERE published_at IS NULL AND due_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
+        ORDER BY due_at, id LIMIT $3 {lock}) \
+     RETURNING id, event_type, version, occurred_at, producer, correlation_id, traceparent, payload, attempts";
 
 impl Outbox {
     /// A failed publish is tried again as `retry` says (with the in-process
@@ -79,21 +89,19 @@ impl Outbox {
     }
 
     async fn publish_due(&self) -> anyhow::Result<Round> {
-        let claimed = UNPUBLISHED.claim(&self.db, BATCH).await?;
-        let ids: Vec<String> = claimed.iter().map(|item| item.id.clone()).collect();
-        let mut rows: Vec<OutboxRow> = fetch_by_keys(
-            &self.db,
-            "SELECT id, event_type, version, occurred_at, producer, correlation_id, traceparent, payload FROM outbox WHERE id IN ({keys})",
-            &ids,
-        )
-        .await?;
+        let lock = if self.db.is_postgres() { "FOR UPDATE SKIP LOCKED" } else { "" };
+        let mut rows: Vec<OutboxRow> =
+            sqlx::query_as(&CLAIM.replace("{lock}", lock)).bind(from_now(LEASE)).bind(now()).bind(BATCH).fetch_all(&self.db).await?;
+        let claimed = rows.len();
         // Ids are UUIDv7: in id order, a producer's events go out in the order
         // they happened. Each ordering key's events go out one after another;
         // different keys side by side.
         rows.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut attempts = std::collections::HashMap::new();
         let mut lanes: Vec<Vec<Envelope>> = Vec::new();
         let mut lane_of: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for row in rows {
+            attempts.insert(row.id.clone(), row.attempts);
             let envelope = Envelope {
                 payload: serde_json::from_str(&row.payload)?,
                 id: row.id,
@@ -118,13 +126,23 @@ impl Outbox {
             if let Some((failed, error)) = unpublished {
                 tracing::warn!(event_id = %failed[0].id, event_type = %failed[0].event_type, error = %format!("{error:#}"), "publishing failed; will retry");
                 for envelope in failed {
-                    let item = claimed.iter().find(|item| item.id == envelope.id).expect("every row read was claimed");
-                    UNPUBLISHED.retry_later(&self.db, item, &error, &self.retry).await?;
+                    self.retry_later(&envelope.id, attempts[&envelope.id], &error).await?;
                 }
             }
         }
         self.mark_published(&published).await?;
-        Ok(if claimed.len() as i64 == BATCH { Round::Busy } else { Round::Idle })
+        Ok(if claimed as i64 == BATCH { Round::Busy } else { Round::Idle })
+    }
+
+    /// Gives a claimed event back, due again after the retry's backoff for its attempts.
+    async fn retry_later(&self, id: &str, attempts: i64, error: &anyhow::Error) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE outbox SET due_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3")
+            .bind(from_now(self.retry.backoff(attempts)))
+            .bind(format!("{error:#}"))
+            .bind(id)
+            .execute(&self.db)
+            .await?;
+        Ok(())
     }
 
     /// Publishes `lane` in order until one fails: answers the ids published,
@@ -144,16 +162,12 @@ impl Outbox {
         if ids.is_empty() {
             return Ok(());
         }
-        let sql = format!("UPDATE outbox SET published_at = $1 WHERE id IN ({})", placeholders(2, ids.len()));
+        let sql = format!("UPDATE outbox SET published_at = $1, lease_until = NULL WHERE id IN ({})", placeholders(2, ids.len()));
         let mut query = sqlx::query(&sql).bind(now());
         for id in ids {
             query = query.bind(id);
         }
-        // One commit for both.
-        let mut tx = self.db.begin().await?;
-        query.execute(&mut *tx).await?;
-        UNPUBLISHED.finish(&mut *tx, ids).await?;
-        tx.commit().await?;
+        query.execute(&self.db).await?;
         Ok(())
     }
 }
@@ -167,12 +181,7 @@ pub struct Backlog {
 
 /// The events of `db`'s outbox not yet published.
 pub async fn backlog(db: &Db) -> Result<Backlog, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT COUNT(*) AS events, MIN(o.occurred_at) AS oldest FROM work_items w JOIN outbox o ON o.id = w.id WHERE w.queue = $1",
-    )
-    .bind(UNPUBLISHED.name)
-    .fetch_one(db)
-    .await
+    sqlx::query_as("SELECT COUNT(*) AS events, MIN(occurred_at) AS oldest FROM outbox WHERE published_at IS NULL").fetch_one(db).await
 }
 
 /// An event of this subgraph's outbox, for an operator.

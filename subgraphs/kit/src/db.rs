@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -26,6 +26,10 @@ use tokio::sync::mpsc;
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
+    /// SQLite's readers: a SELECT outside a transaction runs on one of these,
+    /// beside the single writer (see `connect`). None on PostgreSQL, whose
+    /// pool serves both.
+    readers: Option<AnyPool>,
     statements: Arc<AtomicU64>,
     postgres: bool,
 }
@@ -52,8 +56,28 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        if let Some(readers) = &self.readers {
+            readers.close().await;
+        }
         self.pool.close().await
     }
+
+    /// The pool a statement outside a transaction runs on: a read goes to
+    /// the readers when there are any.
+    fn pool_for(&self, sql: &str) -> &AnyPool {
+        match &self.readers {
+            Some(readers) if is_read(sql) => readers,
+            _ => &self.pool,
+        }
+    }
+}
+
+/// Whether `sql` only reads: a SELECT, or a WITH whose body is one (a
+/// statement that writes starts with INSERT, UPDATE or DELETE here).
+fn is_read(sql: &str) -> bool {
+    let sql = sql.trim_start();
+    let starts = |word: &str| sql.get(..word.len()).is_some_and(|start| start.eq_ignore_ascii_case(word));
+    starts("SELECT") || (starts("WITH") && !["INSERT", "UPDATE", "DELETE"].iter().any(|write| sql.to_ascii_uppercase().contains(write)))
 }
 
 impl<'p> Executor<'p> for &'p Db {
@@ -65,7 +89,7 @@ impl<'p> Executor<'p> for &'p Db {
         E: 'q + Execute<'q, Any>,
     {
         self.statements.fetch_add(1, Ordering::Relaxed);
-        (&self.pool).fetch_many(query)
+        self.pool_for(query.sql()).fetch_many(query)
     }
 
     fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
@@ -74,7 +98,7 @@ impl<'p> Executor<'p> for &'p Db {
         E: 'q + Execute<'q, Any>,
     {
         self.statements.fetch_add(1, Ordering::Relaxed);
-        (&self.pool).fetch_optional(query)
+        self.pool_for(query.sql()).fetch_optional(query)
     }
 
     fn prepare_with<'e, 'q: 'e>(
@@ -105,10 +129,13 @@ pub fn migrator() -> Migrator {
 /// Opens the pool and brings the schema up to date with each of `migrators`
 /// in turn; they share one history table, each ignoring the others' versions.
 ///
-/// SQLite gets a single connection: SQLite allows one writer at a time and a
-/// deferred transaction that later wants to write fails with SQLITE_BUSY
-/// instead of waiting, so serialising access in the pool is what keeps
-/// concurrent checkouts correct on the embedded database.
+/// SQLite gets a single writing connection: SQLite allows one writer at a
+/// time and a deferred transaction that later wants to write fails with
+/// SQLITE_BUSY instead of waiting, so serialising writes in the pool is what
+/// keeps concurrent checkouts correct on the embedded database. Reads outside
+/// transactions go to a pool of read-only connections, one per core: in WAL
+/// mode they read the last committed state beside the writer, so a product
+/// page is not queued behind every other request's SQL on one thread.
 #[tracing::instrument(skip(url, migrators), fields(url = %redact(url)))]
 pub async fn connect(url: &str, migrators: Vec<Migrator>) -> anyhow::Result<Db> {
     install_default_drivers();
@@ -116,20 +143,44 @@ pub async fn connect(url: &str, migrators: Vec<Migrator>) -> anyhow::Result<Db> 
     if let Some(folder) = sqlite_folder(url) {
         std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
     }
-    let options = if sqlite {
-        AnyPoolOptions::new().max_connections(1).after_connect(|conn, _| {
+    let pool = pool_options(if sqlite { 1 } else { pool_size()? }, sqlite, SQLITE_PRAGMAS)
+        .connect(url)
+        .await
+        .with_context(|| format!("connecting to {}", redact(url)))?;
+    for mut migrator in migrators {
+        migrator.set_ignore_missing(true);
+        migrator.run(&pool).await.context("running the database migrations")?;
+    }
+    // An in-memory database is private to its one connection: it has no readers.
+    let readers = match sqlite && !url.contains(":memory:") && !url.contains("mode=memory") {
+        true => {
+            let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get()) as u32;
+            let readers = pool_options(cores, true, SQLITE_READER_PRAGMAS).connect(url).await.with_context(|| format!("connecting to {}", redact(url)))?;
+            Some(readers)
+        }
+        false => None,
+    };
+    Ok(Db { pool, readers, statements: Arc::default(), postgres: !sqlite })
+}
+
+/// A 64 MiB page cache: a catalog of 100,000 products is some 300 MB, and
+/// listings read the same index pages request after request.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536;";
+/// Readers refuse to write, so a statement sent to them by mistake fails loudly.
+const SQLITE_READER_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536; PRAGMA query_only = ON;";
+
+fn pool_options(connections: u32, sqlite: bool, sqlite_pragmas: &'static str) -> AnyPoolOptions {
+    let options = AnyPoolOptions::new().max_connections(connections);
+    let options = match sqlite {
+        true => options.after_connect(move |conn, _| {
             Box::pin(async move {
-                // A 64 MiB page cache: a catalog of 100,000 products is some 300 MB,
-                // and listings read the same index pages request after request.
-                conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536;")
-                    .await?;
+                conn.execute(sqlite_pragmas).await?;
                 Ok(())
             })
-        })
-    } else {
-        AnyPoolOptions::new().max_connections(pool_size()?)
+        }),
+        false => options,
     };
-    let pool = options
+    options
         // A ping costs a round trip per acquire, as much as a short statement:
         // only a connection that sat idle (and may have been cut meanwhile) is tested.
         .test_before_acquire(false)
@@ -142,14 +193,6 @@ pub async fn connect(url: &str, migrators: Vec<Migrator>) -> anyhow::Result<Db> 
             })
         })
         .acquire_timeout(Duration::from_secs(30))
-        .connect(url)
-        .await
-        .with_context(|| format!("connecting to {}", redact(url)))?;
-    for mut migrator in migrators {
-        migrator.set_ignore_missing(true);
-        migrator.run(&pool).await.context("running the database migrations")?;
-    }
-    Ok(Db { pool, statements: Arc::default(), postgres: !sqlite })
 }
 
 /// How long a pooled connection may sit idle before it is tested on its next use.
@@ -296,12 +339,15 @@ where
     query.fetch_all(executor).await
 }
 
-/// How many turns of its request's task a batch waits before it runs its
-/// one statement. The batch runs in the same task as the walk over the
-/// response (see `Batches::run`), which gives way every 32 items of a list;
-/// each turn lets the walk go on, so a whole level of a page lands in one
-/// batch. Counted in turns, not time, so a busy machine cannot split a batch.
-const BATCH_TURNS: usize = 16;
+/// How many turns a batch spawned outside a request's walk (see
+/// `Batches::spawned`) waits before it runs, so that the loads of one
+/// level of a subscription's answer land in it.
+const SPAWNED_BATCH_TURNS: usize = 16;
+
+/// How many polls in a row the walk may ask for at once before the batches
+/// run anyway: a list of 100 items yields a handful of times, so this only
+/// guards against a future that keeps waking itself.
+const MAX_YIELDS_BEFORE_BATCHES: usize = 64;
 
 /// Where a request's batch loaders run their batches.
 #[derive(Clone)]
@@ -309,16 +355,29 @@ pub struct Batches(Option<mpsc::UnboundedSender<BoxFuture<'static, ()>>>);
 
 impl Batches {
     /// Runs `work` (one request's execution) with the batches its loaders
-    /// start driven in the same task, so they see the walk's progress.
+    /// start driven in the same task. A batch runs only once the walk over
+    /// the response can go no further without it: while the walk yields to
+    /// go on (a long list polls 32 items at a time), its loads gather, so a
+    /// whole level of a page lands in one batch whatever the machine's load,
+    /// and the walk is polled once per step rather than once per turn.
     pub async fn run<F: Future>(work: impl FnOnce(Batches) -> F) -> F::Output {
         let (sender, mut started) = mpsc::unbounded_channel();
         let work = work(Batches(Some(sender)));
         let mut running = FuturesUnordered::new();
         let mut work = std::pin::pin!(work);
+        let mut yields_in_a_row = 0;
         std::future::poll_fn(move |cx| {
-            if let Poll::Ready(output) = work.as_mut().poll(cx) {
+            let asked_again = Arc::new(AskedAgain { asked: AtomicBool::new(false), task: cx.waker().clone() });
+            let waker = std::task::Waker::from(asked_again.clone());
+            if let Poll::Ready(output) = work.as_mut().poll(&mut std::task::Context::from_waker(&waker)) {
                 return Poll::Ready(output);
             }
+            if asked_again.asked.load(Ordering::Acquire) && yields_in_a_row < MAX_YIELDS_BEFORE_BATCHES {
+                // The walk has more to do at once (the task is woken already).
+                yields_in_a_row += 1;
+                return Poll::Pending;
+            }
+            yields_in_a_row = 0;
             loop {
                 while let Poll::Ready(Some(batch)) = started.poll_recv(cx) {
                     running.push(batch);
@@ -340,19 +399,37 @@ impl Batches {
 
     fn start(&self, batch: BoxFuture<'static, ()>) {
         use tracing::Instrument;
-        let batch = async move {
-            for _ in 0..BATCH_TURNS {
-                tokio::task::yield_now().await;
-            }
-            batch.await
-        }
-        .in_current_span()
-        .boxed();
         match &self.0 {
             // The request's task is gone only when its answer is; nobody waits for this batch then.
-            Some(sender) => drop(sender.send(batch)),
-            None => drop(tokio::spawn(batch)),
+            Some(sender) => drop(sender.send(batch.in_current_span().boxed())),
+            None => drop(tokio::spawn(
+                async move {
+                    for _ in 0..SPAWNED_BATCH_TURNS {
+                        tokio::task::yield_now().await;
+                    }
+                    batch.await
+                }
+                .in_current_span(),
+            )),
         }
+    }
+}
+
+/// The waker the walk is polled with: it notes whether the walk asked to be
+/// polled again (it yielded with more to do) and passes the call on.
+struct AskedAgain {
+    asked: AtomicBool,
+    task: std::task::Waker,
+}
+
+impl std::task::Wake for AskedAgain {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.asked.store(true, Ordering::Release);
+        self.task.wake_by_ref();
     }
 }
 
@@ -418,6 +495,41 @@ impl<R: Row> Loader<String> for GroupedByKey<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_reads_go_to_the_readers() {
+        assert!(is_read("SELECT 1"));
+        assert!(is_read("\n  select id FROM orders"));
+        assert!(is_read("WITH RECURSIVE tree (slug) AS (SELECT slug FROM categories) SELECT * FROM tree"));
+        assert!(!is_read("WITH gone AS (SELECT 1) DELETE FROM carts"));
+        assert!(!is_read("UPDATE work_items SET lease_until = $1 RETURNING id"));
+        assert!(!is_read("INSERT INTO outbox (id) VALUES ($1)"));
+        assert!(!is_read("PRAGMA wal_checkpoint"));
+    }
+
+    #[tokio::test]
+    async fn a_write_is_read_back_at_once_through_the_readers() {
+        let folder = tempfile_folder();
+        let url = format!("sqlite://{}/reads.db?mode=rwc", folder.display());
+        let db = connect(&url, vec![migrator()]).await.unwrap();
+        assert!(db.readers.is_some());
+        for round in 0..20 {
+            let id = format!("item-{round}");
+            sqlx::query("INSERT INTO work_items (queue, id, due_at, attempts) VALUES ('q', $1, 't', 0)").bind(&id).execute(&db).await.unwrap();
+            let found: Option<String> = sqlx::query_scalar("SELECT id FROM work_items WHERE id = $1").bind(&id).fetch_optional(&db).await.unwrap();
+            assert_eq!(found, Some(id), "a committed write is visible to the next read");
+        }
+        let refused = sqlx::query("INSERT INTO work_items (queue, id, due_at, attempts) VALUES ('q', 'x', 't', 0)").execute(db.readers.as_ref().unwrap()).await;
+        assert!(refused.is_err(), "readers do not write");
+        db.close().await;
+        std::fs::remove_dir_all(folder).unwrap();
+    }
+
+    fn tempfile_folder() -> std::path::PathBuf {
+        let folder = std::env::temp_dir().join(format!("kit-db-{}", new_id()));
+        std::fs::create_dir_all(&folder).unwrap();
+        folder
+    }
 
     #[test]
     fn placeholders_are_numbered_from_the_start() {

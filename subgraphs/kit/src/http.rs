@@ -7,7 +7,7 @@
 
 use std::convert::Infallible;
 
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationDefinition, OperationType};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -87,7 +87,8 @@ fn refusal(status: StatusCode, message: impl Into<String>) -> Refusal {
 }
 
 /// The GraphQL request of an HTTP request: GET parameters, or a POST body in
-/// JSON. A mutation sent by GET is refused (405), as the spec requires.
+/// JSON. (Its method is checked against its operation by `check_method`,
+/// once the document is parsed.)
 pub fn read_request(method: &Method, headers: &HeaderMap, uri: &Uri, body: &Bytes) -> Result<async_graphql::Request, Refusal> {
     let request = match *method {
         Method::GET => async_graphql::http::parse_query_string(uri.query().unwrap_or_default())
@@ -106,19 +107,25 @@ pub fn read_request(method: &Method, headers: &HeaderMap, uri: &Uri, body: &Byte
     if request.query.trim().is_empty() {
         return Err(refusal(StatusCode::BAD_REQUEST, "the request has no `query`"));
     }
-    if *method == Method::GET && operation_type(&request) == Some(OperationType::Mutation) {
-        return Err(refusal(StatusCode::METHOD_NOT_ALLOWED, "a mutation must be sent by POST"));
-    }
     Ok(request)
 }
 
-/// The type of the operation a request runs; None when its document does
-/// not parse or names no such operation (GraphQL itself then says why).
-pub fn operation_type(request: &async_graphql::Request) -> Option<OperationType> {
-    let document = async_graphql::parser::parse_query(&request.query).ok()?;
-    match (&document.operations, request.operation_name.as_deref()) {
-        (DocumentOperations::Single(operation), _) => Some(operation.node.ty),
-        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name).map(|o| o.node.ty),
+/// A mutation sent by GET is refused (405), as the spec requires.
+pub fn check_method(method: &Method, operation: Option<OperationType>) -> Result<(), Refusal> {
+    if *method == Method::GET && operation == Some(OperationType::Mutation) {
+        return Err(refusal(StatusCode::METHOD_NOT_ALLOWED, "a mutation must be sent by POST"));
+    }
+    Ok(())
+}
+
+/// The operation a request runs: the one `operation_name` names, or the
+/// document's only one; None when there is no such operation (GraphQL itself
+/// then says why).
+pub fn selected_operation<'d>(document: &'d ExecutableDocument, operation_name: Option<&str>) -> Option<&'d OperationDefinition> {
+    match (&document.operations, operation_name) {
+        (DocumentOperations::Single(operation), _) => Some(&operation.node),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name).map(|operation| &operation.node),
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations.values().next().map(|operation| &operation.node),
         (DocumentOperations::Multiple(_), None) => None,
     }
 }
@@ -202,11 +209,14 @@ mod tests {
 
     #[test]
     fn a_mutation_by_get_is_refused() {
-        let uri: Uri = "/graphql?query=mutation%20%7B%20x%20%7D".parse().unwrap();
-        let refused = read_request(&Method::GET, &HeaderMap::new(), &uri, &Bytes::new()).unwrap_err();
+        let operation = |query| selected_operation(&async_graphql::parser::parse_query(query).unwrap(), None).map(|operation| operation.ty);
+        let refused = check_method(&Method::GET, operation("mutation { x }")).unwrap_err();
         assert_eq!(refused.status, StatusCode::METHOD_NOT_ALLOWED);
-        let uri: Uri = "/graphql?query=%7B%20x%20%7D".parse().unwrap();
-        assert!(read_request(&Method::GET, &HeaderMap::new(), &uri, &Bytes::new()).is_ok());
+        assert!(check_method(&Method::GET, operation("{ x }")).is_ok());
+        assert!(check_method(&Method::POST, operation("mutation { x }")).is_ok());
+        assert!(check_method(&Method::GET, operation("mutation Named { x }")).is_err(), "a document's only operation needs no name");
+        let uri: Uri = "/graphql?query=mutation%20%7B%20x%20%7D".parse().unwrap();
+        assert!(read_request(&Method::GET, &HeaderMap::new(), &uri, &Bytes::new()).is_ok(), "read; the method is checked once parsed");
     }
 
     #[test]

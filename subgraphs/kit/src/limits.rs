@@ -6,39 +6,50 @@
 //! repeated fields must be refused before it runs.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ErrorExtensions, ObjectType, SchemaBuilder, ServerError, ServerResult, SubscriptionType, Variables};
+use async_graphql::{ErrorExtensions, ObjectType, SchemaBuilder, ServerError, SubscriptionType};
 
 pub const MAX_DEPTH: usize = 16;
 pub const MAX_COMPLEXITY: usize = 2_000;
 pub const MAX_ALIASES: u64 = 60;
 pub const MAX_FIELDS: u64 = 400;
 
-/// The subgraph's schema with every limit on.
+/// The subgraph's schema with async-graphql's limits on; the others are
+/// checked by `Documents::parse`, where every request's document is read.
 pub fn limit<Q, M, S>(builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S>
 where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
-    builder.limit_depth(MAX_DEPTH).limit_complexity(MAX_COMPLEXITY).extension(DocumentLimits)
+    builder.limit_depth(MAX_DEPTH).limit_complexity(MAX_COMPLEXITY)
 }
 
-struct DocumentLimits;
+/// How many distinct documents a subgraph keeps parsed.
+const DOCUMENTS_KEPT: usize = 256;
 
-impl ExtensionFactory for DocumentLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentLimits)
+/// Documents parsed once and kept: gateways send the same few documents
+/// again and again, and parsing one cost a subgraph more than executing a
+/// product page's SQL. Only documents within the limits are kept.
+pub struct Documents(Mutex<lru::LruCache<String, Arc<ExecutableDocument>>>);
+
+impl Default for Documents {
+    fn default() -> Self {
+        Documents(Mutex::new(lru::LruCache::new(NonZeroUsize::new(DOCUMENTS_KEPT).expect("more than none"))))
     }
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for DocumentLimits {
-    async fn parse_query(&self, ctx: &ExtensionContext<'_>, query: &str, variables: &Variables, next: NextParseQuery<'_>) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
+impl Documents {
+    /// The document `query` holds, once it parses and is within the field
+    /// and alias limits; else the error the client gets.
+    pub fn parse(&self, query: &str) -> Result<Arc<ExecutableDocument>, ServerError> {
+        if let Some(document) = self.0.lock().expect("no panics under this lock").get(query) {
+            return Ok(document.clone());
+        }
+        let document = async_graphql::parser::parse_query(query)?;
         let shape = Shape::of(&document, MAX_FIELDS.max(MAX_ALIASES));
         if shape.fields > MAX_FIELDS {
             return Err(refused("FIELD_LIMIT_EXCEEDED", format!("the document asks for more than {MAX_FIELDS} fields")));
@@ -46,6 +57,8 @@ impl Extension for DocumentLimits {
         if shape.aliases > MAX_ALIASES {
             return Err(refused("MAX_ALIASES_EXCEEDED", format!("the document uses more than {MAX_ALIASES} aliases")));
         }
+        let document = Arc::new(document);
+        self.0.lock().expect("no panics under this lock").put(query.to_string(), document.clone());
         Ok(document)
     }
 }
@@ -140,6 +153,19 @@ mod tests {
         assert_eq!(shape("{ product(slug: \"a\") { slug name } }"), Shape { fields: 3, aliases: 0 });
         let spread = "{ a: product(slug: \"a\") { ...P } b: product(slug: \"b\") { ...P } } fragment P on Product { slug n: name }";
         assert_eq!(shape(spread), Shape { fields: 6, aliases: 4 });
+    }
+
+    #[test]
+    fn a_document_over_a_limit_is_refused_and_one_within_is_kept() {
+        let documents = Documents::default();
+        let code = |error: ServerError| error.extensions.and_then(|e| e.get("code").cloned()).map(|code| code.to_string());
+        let many = format!("{{ product(slug: \"a\") {{ {} }} }}", "slug ".repeat(400));
+        assert_eq!(code(documents.parse(&many).unwrap_err()).as_deref(), Some("\"FIELD_LIMIT_EXCEEDED\""));
+        let aliases: String = (0..61).map(|i| format!("a{i}: __typename ")).collect();
+        assert_eq!(code(documents.parse(&format!("{{ {aliases} }}")).unwrap_err()).as_deref(), Some("\"MAX_ALIASES_EXCEEDED\""));
+        assert!(documents.parse("{ product(").is_err(), "a document that does not parse");
+        let kept = documents.parse("{ __typename }").unwrap();
+        assert!(Arc::ptr_eq(&kept, &documents.parse("{ __typename }").unwrap()), "parsed once");
     }
 
     #[test]

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_graphql::parser::types::OperationType;
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo};
-use async_graphql::{ObjectType, Schema, SchemaBuilder, ServerResult, SubscriptionType, Value};
+use async_graphql::parser::Positioned;
+use async_graphql::parser::types::{ExecutableDocument, Field, OperationType, Selection, SelectionSet};
+use async_graphql::{ObjectType, Schema, SchemaBuilder, SubscriptionType, Value};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
@@ -20,6 +20,7 @@ use tracing::Instrument;
 use crate::auth::JwtVerifier;
 use crate::db::Batches;
 use crate::http;
+use crate::limits::Documents;
 use crate::metrics::{SUBGRAPH_LATENCY, SUBGRAPH_REQUESTS};
 use crate::trace::{Trace, continue_trace, current_traceparent, trace_id};
 
@@ -50,7 +51,9 @@ struct AppState<Q, M, S> {
     schema: Schema<Q, M, S>,
     request_data: RequestData,
     verifier: Arc<JwtVerifier>,
-    served_sdl: ServedSdl,
+    /// What `_service { sdl }` answers.
+    served_sdl: Arc<str>,
+    documents: Documents,
 }
 
 /// The SDL a subgraph contributes to composition (Federation v2, with `@link`).
@@ -150,40 +153,51 @@ fn without_authorization(sdl: &str) -> String {
     kept
 }
 
-/// A subgraph's schema builder with what every subgraph serves: the limits
-/// of `limits`, and `_service { sdl }` answered with the SDL composition
-/// uses (async-graphql's own answer links Federation 2.5 and defines
-/// `@authenticated`, `@cost` and `@listSize` as custom directives, which an
-/// independent gateway's composition would drop).
+/// A subgraph's schema builder with what every subgraph serves: federation
+/// and the limits of `limits`. It has no extensions: with any, async-graphql
+/// calls through them for every field it resolves.
 pub fn federated<Q, M, S>(builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S>
 where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
-    crate::limits::limit(builder.enable_federation()).extension(ServiceSdl)
+    crate::limits::limit(builder.enable_federation())
 }
 
-/// The SDL `_service { sdl }` answers, put in each request by `app`.
-#[derive(Clone)]
-struct ServedSdl(Arc<str>);
-
-struct ServiceSdl;
-
-impl ExtensionFactory for ServiceSdl {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ServiceSdl)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for ServiceSdl {
-    async fn resolve(&self, ctx: &ExtensionContext<'_>, info: ResolveInfo<'_>, next: NextResolve<'_>) -> ServerResult<Option<Value>> {
-        match ctx.data_opt::<ServedSdl>() {
-            Some(ServedSdl(sdl)) if info.parent_type == "_Service" && info.name == "sdl" => Ok(Some(Value::String(sdl.to_string()))),
-            _ => next.run(ctx, info).await,
+/// Puts `sdl` where the response answers `_service { sdl }`: async-graphql's
+/// own answer links Federation 2.5 and defines `@authenticated`, `@cost` and
+/// `@listSize` as custom directives, which an independent gateway's
+/// composition would drop; the SDL composition uses is what a gateway must see.
+fn serve_sdl(document: &ExecutableDocument, operation_name: Option<&str>, response: &mut async_graphql::Response, sdl: &str) {
+    let Some(operation) = http::selected_operation(document, operation_name) else { return };
+    let Value::Object(data) = &mut response.data else { return };
+    for service in fields_named(document, &operation.selection_set.node, "_service") {
+        let key = service.node.response_key().node.clone();
+        if let Some(Value::Object(answer)) = data.get_mut(&key) {
+            for field in fields_named(document, &service.node.selection_set.node, "sdl") {
+                answer.insert(field.node.response_key().node.clone(), Value::String(sdl.to_string()));
+            }
         }
     }
+}
+
+/// The fields named `name` in `selection`, looking into its fragments.
+fn fields_named<'d>(document: &'d ExecutableDocument, selection: &'d SelectionSet, name: &str) -> Vec<&'d Positioned<Field>> {
+    let mut found = Vec::new();
+    for item in &selection.items {
+        match &item.node {
+            Selection::Field(field) if field.node.name.node == name => found.push(field),
+            Selection::Field(_) => {}
+            Selection::InlineFragment(fragment) => found.extend(fields_named(document, &fragment.node.selection_set.node, name)),
+            Selection::FragmentSpread(spread) => {
+                if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {
+                    found.extend(fields_named(document, &fragment.node.selection_set.node, name));
+                }
+            }
+        }
+    }
+    found
 }
 
 /// Builds the subgraph's HTTP app around its schema.
@@ -199,8 +213,8 @@ where
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
-    let served_sdl = ServedSdl(directives.apply(sdl(&schema)).into());
-    let state = Arc::new(AppState { name, schema, request_data, verifier, served_sdl });
+    let served_sdl = directives.apply(sdl(&schema)).into();
+    let state = Arc::new(AppState { name, schema, request_data, verifier, served_sdl, documents: Documents::default() });
     axum::Router::new().route("/graphql", get(graphql::<Q, M, S>).post(graphql::<Q, M, S>)).with_state(state)
 }
 
@@ -215,11 +229,20 @@ where
 {
     let started = Instant::now();
     let accepted = http::accepted(header(&headers, "accept").as_deref());
-    let request = match http::read_request(&method, &headers, &uri, &body) {
+    let mut request = match http::read_request(&method, &headers, &uri, &body) {
         Ok(request) => request,
         Err(refusal) => return refusal.into_response(),
     };
-    let subscription = http::operation_type(&request) == Some(OperationType::Subscription);
+    let document = match state.documents.parse(&request.query) {
+        Ok(document) => document,
+        Err(error) => return http::respond(with_codes(async_graphql::Response::from_errors(vec![error])), accepted.answer.unwrap_or(http::Answer::Json)),
+    };
+    let operation = http::selected_operation(&document, request.operation_name.as_deref()).map(|operation| operation.ty);
+    if let Err(refusal) = http::check_method(&method, operation) {
+        return refusal.into_response();
+    }
+    request.set_parsed_query(ExecutableDocument::clone(&document));
+    let subscription = operation == Some(OperationType::Subscription);
     if (subscription && !accepted.multipart) || (!subscription && accepted.answer.is_none()) {
         return http::not_acceptable();
     }
@@ -236,15 +259,17 @@ where
                 .data(viewer)
                 .data(trace)
                 .data(gateway)
-                .data(state.served_sdl.clone())
                 .data(ForwardedAuthorization(header(&headers, "authorization")));
             if subscription {
                 SUBGRAPH_REQUESTS.with_label_values(&[state.name, "subscription"]).inc();
                 let request = (state.request_data)(request, &Batches::spawned());
                 return http::multipart(state.schema.execute_stream(request).map(with_codes).boxed());
             }
+            let operation_name = request.operation_name.clone();
             let answered = Batches::run(|batches| state.schema.execute((state.request_data)(request, &batches)));
-            with_codes(answered.instrument(span.clone()).await)
+            let mut response = answered.instrument(span.clone()).await;
+            serve_sdl(&document, operation_name.as_deref(), &mut response, &state.served_sdl);
+            with_codes(response)
         }
         Err(error) => async_graphql::Response::from_errors(vec![async_graphql::Error::from(error).into_server_error(Default::default())]),
     };
@@ -315,6 +340,24 @@ extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@
 "#;
         assert_eq!(AuthorizationDirectives::Omitted.apply(declared.to_string()), omitted);
         assert_eq!(AuthorizationDirectives::Declared.apply(declared.to_string()), declared);
+    }
+
+    #[test]
+    fn service_sdl_is_answered_with_the_composed_sdl_wherever_it_is_asked() {
+        let served = |query: &str, operation_name: Option<&str>, data: serde_json::Value| {
+            let document = async_graphql::parser::parse_query(query).unwrap();
+            let mut response = async_graphql::Response::new(Value::from_json(data).unwrap());
+            serve_sdl(&document, operation_name, &mut response, "type Query");
+            response.data.into_json().unwrap()
+        };
+        let theirs = serde_json::json!({ "_service": { "sdl": "theirs" } });
+        let ours = serde_json::json!({ "_service": { "sdl": "type Query" } });
+        assert_eq!(served("query __ApolloGetServiceDefinition__ { _service { sdl } }", None, theirs.clone()), ours);
+        assert_eq!(served("{ ...S } fragment S on Query { _service { sdl } }", None, theirs), ours);
+        let aliased = serde_json::json!({ "s": { "text": "theirs" } });
+        assert_eq!(served("{ s: _service { text: sdl } }", None, aliased), serde_json::json!({ "s": { "text": "type Query" } }));
+        let other = serde_json::json!({ "product": { "sdl": "a field of its own" } });
+        assert_eq!(served("{ product { sdl } }", None, other.clone()), other, "only _service is answered with the SDL");
     }
 
     #[test]

@@ -41,6 +41,20 @@ impl Queue {
         Ok(())
     }
 
+    /// Adds `id` to the queue already leased to the caller, who takes it at
+    /// once after the transaction commits, without claiming it again. Should
+    /// the caller die first, the lease runs out and any worker takes it.
+    pub async fn enqueue_leased(&self, conn: &mut AnyConnection, id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO work_items (queue, id, due_at, lease_until, attempts) VALUES ($1, $2, $3, $4, 1) ON CONFLICT (queue, id) DO NOTHING")
+            .bind(self.name)
+            .bind(id)
+            .bind(now())
+            .bind(from_now(self.lease))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
     /// Leases up to `limit` due items, oldest first. On PostgreSQL rows
     /// another replica is claiming are skipped rather than waited for.
     pub async fn claim(&self, db: &Db, limit: i64) -> Result<Vec<Claimed>, sqlx::Error> {
@@ -140,5 +154,17 @@ mod tests {
         queue.finish(&db, &["a".into()]).await.unwrap();
         tokio::time::sleep(Duration::from_millis(350)).await;
         assert!(queue.claim(&db, 10).await.unwrap().is_empty(), "finished");
+    }
+
+    #[tokio::test]
+    async fn an_item_enqueued_leased_is_taken_by_others_only_once_its_lease_runs_out() {
+        let db = crate::db::connect("sqlite::memory:", vec![crate::db::migrator()]).await.unwrap();
+        let queue = Queue { name: "test", lease: Duration::from_millis(300) };
+        let mut tx = db.begin().await.unwrap();
+        queue.enqueue_leased(&mut tx, "a").await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(queue.claim(&db, 10).await.unwrap().is_empty(), "leased to whoever queued it");
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(queue.claim(&db, 10).await.unwrap(), [Claimed { id: "a".into(), attempts: 2 }], "its taker died: another takes it");
     }
 }

@@ -12,7 +12,7 @@ use events::{Contract, Envelope, Handler};
 use sqlx::AnyConnection;
 
 use crate::order::reject_order;
-use crate::payment::{Payments, payment_due};
+use crate::payment::{Payments, payment_due_here};
 
 pub struct OrdersEvents {
     pub payments: Payments,
@@ -22,15 +22,17 @@ pub struct OrdersEvents {
 impl Handler for OrdersEvents {
     async fn handle(&self, tx: &mut AnyConnection, envelope: &Envelope) -> anyhow::Result<()> {
         match envelope.event_type.as_str() {
-            InventoryReserved::TYPE => Ok(payment_due(tx, &envelope.decode::<InventoryReserved>()?.order_id).await?),
+            InventoryReserved::TYPE => Ok(payment_due_here(tx, &envelope.decode::<InventoryReserved>()?.order_id).await?),
             InventoryRejected::TYPE => reject_order(tx, &envelope.decode::<InventoryRejected>()?.order_id, "OUT_OF_STOCK", &envelope.trace()).await,
             other => anyhow::bail!("orders does not consume {other}"),
         }
     }
 
-    /// A payment may have become due: wake the worker rather than wait for its poll.
-    fn committed(&self, _envelope: &Envelope) -> anyhow::Result<()> {
-        self.payments.wake();
+    /// A payment this replica queued for itself is due: take it at once.
+    fn committed(&self, envelope: &Envelope) -> anyhow::Result<()> {
+        if envelope.event_type == InventoryReserved::TYPE {
+            self.payments.take(envelope.decode::<InventoryReserved>()?.order_id);
+        }
         Ok(())
     }
 }

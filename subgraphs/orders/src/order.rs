@@ -11,7 +11,7 @@
 
 use async_graphql::Enum;
 use events::contracts::{OrderCancelled, OrderConfirmed, OrderFulfilled, OrderLine, OrderPlaced, OrderRejected, PaymentFailed};
-use events::{Envelope, Outbox, Trace, record};
+use events::{Contract, Envelope, Outbox, Trace, record};
 use kit::db::{Batches, Db, ManyByKey, OneByKey, many_by_key, new_id, now, one_by_key};
 use kit::domain::{Address, Email, IdempotencyKey};
 use kit::error::{ApiError, UserError};
@@ -239,6 +239,24 @@ impl Change<'_> {
             Change::Cancel => Some("CANCELLED_BY_CUSTOMER".to_string()),
             Change::Fulfil { shipped } => Some(format!("SHIPPED: {} {}", shipped.carrier, shipped.tracking_number)),
         }
+    }
+}
+
+/// The status an event of this subgraph says an order has moved to (the
+/// `to` of the change that recorded it); None for an event that moves no
+/// status. A subscriber learns the new status from the event, without
+/// reading the order again.
+pub fn status_announced_by(envelope: &Envelope) -> Option<OrderStatus> {
+    match envelope.event_type.as_str() {
+        OrderConfirmed::TYPE => Some(OrderStatus::Confirmed),
+        OrderRejected::TYPE => Some(OrderStatus::Rejected),
+        PaymentFailed::TYPE => Some(OrderStatus::PaymentFailed),
+        OrderCancelled::TYPE => Some(OrderStatus::Cancelled),
+        OrderFulfilled::TYPE => Some(match envelope.decode::<OrderFulfilled>().ok()?.complete {
+            true => OrderStatus::Fulfilled,
+            false => OrderStatus::PartiallyFulfilled,
+        }),
+        _ => None,
     }
 }
 
@@ -750,6 +768,36 @@ mod tests {
         assert_eq!(find_order(&db, "o1").await.unwrap().unwrap().status, "CONFIRMED");
         assert_eq!(count(&db, "SELECT COUNT(*) FROM order_timeline").await, 0, "no timeline entry");
         assert_eq!(count(&db, "SELECT COUNT(*) FROM outbox").await, 0, "no event");
+    }
+
+    #[tokio::test]
+    async fn each_change_s_event_announces_the_status_it_moved_to() {
+        let shipped = |complete| OrderFulfilled {
+            order_id: "o1".into(),
+            fulfilment_id: "f1".into(),
+            lines: Vec::new(),
+            carrier: "UPS".into(),
+            tracking_number: "1Z".into(),
+            complete,
+        };
+        let (partly, wholly) = (shipped(false), shipped(true));
+        let changes = [
+            (OrderStatus::Pending, Change::Confirm),
+            (OrderStatus::Pending, Change::Reject { reason: "OUT_OF_STOCK" }),
+            (OrderStatus::Pending, Change::FailPayment { reason: "declined" }),
+            (OrderStatus::Confirmed, Change::Cancel),
+            (OrderStatus::Confirmed, Change::Fulfil { shipped: &partly }),
+            (OrderStatus::Confirmed, Change::Fulfil { shipped: &wholly }),
+        ];
+        for (from, change) in changes {
+            let (db, order) = db_with_order(from).await;
+            let mut tx = db.begin().await.unwrap();
+            assert!(transition(&mut tx, &order, change, &Trace::default()).await.unwrap());
+            tx.commit().await.unwrap();
+            let (event_type, payload): (String, String) = sqlx::query_as("SELECT event_type, payload FROM outbox").fetch_one(&db).await.unwrap();
+            let envelope = Envelope { event_type, payload: serde_json::from_str(&payload).unwrap(), ..Envelope::new(NAME, &Trace::default(), &OrderCancelled { order_id: "o1".into() }) };
+            assert_eq!(status_announced_by(&envelope), Some(change.to()), "{change:?}");
+        }
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 //! stock. The order id is the provider's idempotency key, so an
 //! authorization asked twice (a redelivered event, a retry) is made once.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,7 +13,7 @@ use kit::db::Db;
 use kit::money::Money;
 use kit::work::{Claimed, Queue, Retry};
 use sqlx::AnyConnection;
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, oneshot, watch};
 use tracing::Instrument;
 
 use crate::order::{OrderRow, OrderStatus, confirm_order, fail_payment, find_order};
@@ -52,9 +52,16 @@ const PAYMENTS_IN_FLIGHT: usize = 32;
 /// How often the worker looks without being woken (retries, a lapsed lease).
 const POLL: Duration = Duration::from_millis(500);
 
-/// Marks the order's payment as due, inside the transaction that makes it so.
+/// Marks the order's payment as due, inside the transaction that makes it
+/// so; a worker claims it.
 pub async fn payment_due(tx: &mut AnyConnection, order_id: &str) -> Result<(), sqlx::Error> {
     PAYMENTS_DUE.enqueue(tx, order_id).await
+}
+
+/// Marks the order's payment as due and this replica's to take: once the
+/// transaction commits, `Payments::take` starts it without claiming it.
+pub async fn payment_due_here(tx: &mut AnyConnection, order_id: &str) -> Result<(), sqlx::Error> {
+    PAYMENTS_DUE.enqueue_leased(tx, order_id).await
 }
 
 /// The payment worker of one replica.
@@ -65,11 +72,37 @@ pub struct Payments {
     outbox: Outbox,
     due: Arc<Notify>,
     in_flight: Arc<Semaphore>,
+    tasks: tokio_util::task::TaskTracker,
+    settling: Arc<Mutex<Settling>>,
+}
+
+/// Authorizations waiting for the transaction that settles their orders.
+#[derive(Default)]
+struct Settling {
+    waiting: Vec<Authorized>,
+    /// Whether a payment's task is committing a batch (and will take what waits).
+    committing: bool,
+}
+
+/// An order and what the provider answered for it, waiting to be settled.
+struct Authorized {
+    order: OrderRow,
+    authorization: Authorization,
+    /// Whether the order was settled here (false: it settled another way first).
+    settled: oneshot::Sender<anyhow::Result<bool>>,
 }
 
 impl Payments {
     pub fn new(db: Db, gateway: Arc<dyn PaymentGateway>, outbox: Outbox) -> Self {
-        Payments { db, gateway, outbox, due: Arc::default(), in_flight: Arc::new(Semaphore::new(PAYMENTS_IN_FLIGHT)) }
+        Payments {
+            db,
+            gateway,
+            outbox,
+            due: Arc::default(),
+            in_flight: Arc::new(Semaphore::new(PAYMENTS_IN_FLIGHT)),
+            tasks: tokio_util::task::TaskTracker::new(),
+            settling: Arc::default(),
+        }
     }
 
     /// Wakes the worker: a payment has just become due.
@@ -77,17 +110,27 @@ impl Payments {
         self.due.notify_one();
     }
 
+    /// Takes the payment `payment_due_here` queued for this replica, on a
+    /// task of its own.
+    pub fn take(&self, order_id: String) {
+        let payments = self.clone();
+        self.tasks.spawn(async move {
+            let Ok(permit) = payments.in_flight.clone().acquire_owned().await else { return };
+            payments.settle(Claimed { id: order_id, attempts: 1 }).await;
+            drop(permit);
+        });
+    }
+
     /// Takes due payments until `shutdown`, each on a task of its own, so a
     /// slow provider call delays only its own order. In-flight payments
     /// finish before it returns.
     pub async fn take_payments(self, shutdown: watch::Receiver<bool>) {
-        let tasks = tokio_util::task::TaskTracker::new();
-        repeat("payments", POLL, Some(&self.due), shutdown, || self.start_due(&tasks)).await;
-        tasks.close();
-        tasks.wait().await;
+        repeat("payments", POLL, Some(&self.due), shutdown, || self.start_due()).await;
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 
-    async fn start_due(&self, tasks: &tokio_util::task::TaskTracker) -> anyhow::Result<Round> {
+    async fn start_due(&self) -> anyhow::Result<Round> {
         let free = self.in_flight.available_permits() as i64;
         if free == 0 {
             return Ok(Round::Idle);
@@ -97,7 +140,7 @@ impl Payments {
         for item in claimed {
             let permit = self.in_flight.clone().acquire_owned().await?;
             let payments = self.clone();
-            tasks.spawn(async move {
+            self.tasks.spawn(async move {
                 payments.settle(item).await;
                 drop(permit);
                 payments.wake();
@@ -145,23 +188,81 @@ impl Payments {
     async fn authorize_and_settle(&self, order: &OrderRow) -> anyhow::Result<bool> {
         let token = order.payment_token.clone().unwrap_or_default();
         let authorization = self.gateway.authorize(&order.id, order.total()?, &token).await?;
-        let mut tx = self.db.begin().await?;
-        let settled_here = match authorization {
-            Authorization::Authorized { .. } => confirm_order(&mut tx, order).await?,
-            Authorization::Declined { reason } => {
-                fail_payment(&mut tx, order, &reason).await?;
-                true
-            }
-        };
-        if settled_here {
-            PAYMENTS_DUE.finish(&mut *tx, std::slice::from_ref(&order.id)).await?;
-        }
-        tx.commit().await?;
-        self.outbox.committed();
+        let settled_here = self.settle_order(order.clone(), authorization).await?;
         if !settled_here {
             // The order settled another way (its reservation expired) while the provider answered.
             self.gateway.void(&order.id).await?;
         }
         Ok(settled_here)
+    }
+
+    /// Settles the order as the provider answered, in one transaction with
+    /// the other orders whose answers arrived meanwhile: the task that finds
+    /// no transaction under way commits what waits, batch after batch, and
+    /// the others wait for their outcome. One commit for the lot, which is
+    /// most of what settling an order costs the database.
+    async fn settle_order(&self, order: OrderRow, authorization: Authorization) -> anyhow::Result<bool> {
+        let (settled, outcome) = oneshot::channel();
+        let leads = {
+            let mut settling = self.settling.lock().expect("no panics under this lock");
+            settling.waiting.push(Authorized { order, authorization, settled });
+            !std::mem::replace(&mut settling.committing, true)
+        };
+        if leads {
+            loop {
+                let batch = {
+                    let mut settling = self.settling.lock().expect("no panics under this lock");
+                    if settling.waiting.is_empty() {
+                        settling.committing = false;
+                        break;
+                    }
+                    std::mem::take(&mut settling.waiting)
+                };
+                self.settle_together(batch).await;
+            }
+        }
+        outcome.await.map_err(|_| anyhow::anyhow!("the settling task stopped"))?
+    }
+
+    /// Settles `batch` in one transaction; should that fail, each on its own,
+    /// so one bad order costs the others only a second try.
+    async fn settle_together(&self, batch: Vec<Authorized>) {
+        if batch.len() > 1 {
+            let authorized: Vec<(&OrderRow, &Authorization)> = batch.iter().map(|a| (&a.order, &a.authorization)).collect();
+            match self.commit_settlements(&authorized).await {
+                Ok(settled) => {
+                    for (authorized, settled_here) in batch.into_iter().zip(settled) {
+                        let _ = authorized.settled.send(Ok(settled_here));
+                    }
+                    return;
+                }
+                Err(error) => tracing::debug!(orders = batch.len(), error = %format!("{error:#}"), "settling a batch failed; settling its orders one by one"),
+            }
+        }
+        for authorized in batch {
+            let settled = self.commit_settlements(&[(&authorized.order, &authorized.authorization)]).await.map(|settled| settled[0]);
+            let _ = authorized.settled.send(settled);
+        }
+    }
+
+    /// CONFIRMED or PAYMENT_FAILED for each order, each one's work item
+    /// finished, in one transaction: answers which were settled here.
+    async fn commit_settlements(&self, authorized: &[(&OrderRow, &Authorization)]) -> anyhow::Result<Vec<bool>> {
+        let mut tx = self.db.begin().await?;
+        let mut settled = Vec::with_capacity(authorized.len());
+        for (order, authorization) in authorized {
+            settled.push(match authorization {
+                Authorization::Authorized { .. } => confirm_order(&mut tx, order).await?,
+                Authorization::Declined { reason } => {
+                    fail_payment(&mut tx, order, reason).await?;
+                    true
+                }
+            });
+        }
+        let finished: Vec<String> = authorized.iter().zip(&settled).filter(|(_, settled)| **settled).map(|((order, _), _)| order.id.clone()).collect();
+        PAYMENTS_DUE.finish(&mut *tx, &finished).await?;
+        tx.commit().await?;
+        self.outbox.committed();
+        Ok(settled)
     }
 }

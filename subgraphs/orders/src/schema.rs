@@ -8,8 +8,7 @@ use futures::Stream;
 use kit::auth::Viewer;
 use kit::db::Db;
 use kit::error::{ApiError, UserError};
-use events::contracts::{OrderCancelled, OrderConfirmed, OrderFulfilled, OrderRejected, PaymentFailed};
-use events::{Bus, Contract, Outbox, Trace};
+use events::{Bus, Outbox, Trace};
 use kit::domain::{Address, CountryCode, Email, IdempotencyKey, Quantity, Sku, us_state};
 use kit::graph::GraphClient;
 use kit::money::{Money, MoneyInput};
@@ -18,7 +17,7 @@ use kit::server::ForwardedAuthorization;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::fulfilment::{self, OrderRequest, RefundRequest, Shipment};
-use crate::order::{self, Changed, Loaders, OrderRow, OrderStatus, PlaceOrder, Placed, find_order};
+use crate::order::{self, Changed, Loaders, OrderRow, OrderStatus, PlaceOrder, Placed, find_order, status_announced_by};
 use crate::pricing::{Destination, Quote, ShippingOption};
 use crate::payment::PaymentGateway;
 
@@ -796,9 +795,6 @@ impl Mutation {
     }
 }
 
-/// The events orders records with a change of an order's status.
-const MOVES_STATUS: [&str; 5] = [OrderConfirmed::TYPE, OrderRejected::TYPE, PaymentFailed::TYPE, OrderCancelled::TYPE, OrderFulfilled::TYPE];
-
 pub struct Subscription;
 
 /// Live updates: each field answers at once, then again each time what it follows changes.
@@ -819,22 +815,31 @@ impl Subscription {
         let Some(order) = order else {
             return Err(ApiError::BadUserInput(format!("no order {} to follow", order_id.0)).into());
         };
-        let state = (db, live, order.id.clone(), None::<String>, Some(order));
-        Ok(futures::stream::unfold(state, |(db, mut live, id, last_status, pending)| async move {
-            let mut pending = pending;
+        // The order as last sent, and whether its latest status is still to be sent.
+        let state = (db, live, order, true);
+        Ok(futures::stream::unfold(state, |(db, mut live, mut order, mut unsent)| async move {
             loop {
-                if let Some(order) = pending.take()
-                    && last_status.as_deref() != Some(order.status.as_str())
-                {
-                    let status = order.status.clone();
-                    return Some((Order(order), (db, live, id, Some(status), None)));
+                if unsent {
+                    return Some((Order(order.clone()), (db, live, order, false)));
                 }
-                match live.recv().await {
-                    // Only orders' own status changes move an order's status.
-                    Ok(event) if !MOVES_STATUS.contains(&event.event_type.as_str()) => continue,
-                    Ok(event) if event.payload.get("order_id").and_then(|v| v.as_str()) != Some(id.as_str()) => continue,
-                    Ok(_) | Err(RecvError::Lagged(_)) => pending = find_order(&db, &id).await.ok().flatten(),
+                let moved_to = match live.recv().await {
+                    Ok(event) if event.payload.get("order_id").and_then(|v| v.as_str()) != Some(order.id.as_str()) => continue,
+                    // Only orders' own status changes move an order's status, and
+                    // each says to what: no need to read the order again.
+                    Ok(event) => match status_announced_by(&event) {
+                        Some(status) => status.as_str().to_string(),
+                        None => continue,
+                    },
+                    // Events were missed: read where the order stands now.
+                    Err(RecvError::Lagged(_)) => match find_order(&db, &order.id).await {
+                        Ok(Some(now)) => now.status,
+                        _ => continue,
+                    },
                     Err(RecvError::Closed) => return None,
+                };
+                if moved_to != order.status {
+                    order.status = moved_to;
+                    unsent = true;
                 }
             }
         }))

@@ -42,8 +42,6 @@ pub struct CategoryRow {
     pub slug: String,
     pub name: String,
     pub parent_slug: Option<String>,
-    /// Products filed directly under it.
-    pub product_count: i64,
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -128,11 +126,6 @@ impl CategoryTree {
         totals
     }
 
-    /// How many products `slug` holds, sub-categories included.
-    pub fn product_count(&self, slug: &str) -> i64 {
-        let own = self.by_slug.get(slug).map_or(0, |row| row.product_count);
-        own + self.children(slug).map(|child| self.product_count(&child.slug)).sum::<i64>()
-    }
 }
 
 /// The batch loaders of one request (they batch, they do not cache across
@@ -146,6 +139,7 @@ pub struct Loaders {
     pub images_by_product: ManyByKey<ImageRow>,
     pub options_by_product: ManyByKey<OptionRow>,
     tree: OnceCell<Arc<CategoryTree>>,
+    product_counts: OnceCell<Arc<HashMap<String, i64>>>,
 }
 
 impl Loaders {
@@ -169,6 +163,7 @@ impl Loaders {
                 |row: &OptionRow| &row.product_id,
             ),
             tree: OnceCell::new(),
+            product_counts: OnceCell::new(),
         }
     }
 
@@ -177,18 +172,27 @@ impl Loaders {
         let tree = self.tree.get_or_try_init(|| async { Ok::<_, sqlx::Error>(Arc::new(CategoryTree::new(list_categories(&self.db).await?))) }).await?;
         Ok(tree.clone())
     }
+
+    /// How many products each category holds, its sub-categories' included;
+    /// counted once per request, and only when asked (a product page is not).
+    pub async fn product_counts(&self) -> Result<Arc<HashMap<String, i64>>, sqlx::Error> {
+        let counts = self
+            .product_counts
+            .get_or_try_init(|| async {
+                let filed: Vec<(String, i64)> =
+                    sqlx::query_as("SELECT category_slug, COUNT(*) FROM products GROUP BY category_slug").fetch_all(&self.db).await?;
+                Ok::<_, sqlx::Error>(Arc::new(self.tree().await?.rolled_up(&filed)))
+            })
+            .await?;
+        Ok(counts.clone())
+    }
 }
 
-/// Every category with the products filed directly under it, one statement:
-/// the tree is small, and each request reads it at most once (Loaders::tree).
+/// Every category, one statement: the tree is small, and each request reads
+/// it at most once (Loaders::tree).
 #[tracing::instrument(skip(db))]
 pub async fn list_categories(db: &Db) -> Result<Vec<CategoryRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT c.slug, c.name, c.parent_slug, COUNT(p.id) AS product_count \
-         FROM categories c LEFT JOIN products p ON p.category_slug = c.slug GROUP BY c.slug, c.name, c.parent_slug ORDER BY c.name",
-    )
-    .fetch_all(db)
-    .await
+    sqlx::query_as("SELECT slug, name, parent_slug FROM categories ORDER BY name").fetch_all(db).await
 }
 
 /// Keeps inventory's newest available count of a sku (StockLevelChanged):

@@ -262,7 +262,8 @@ impl Category {
 
     /// How many products the category holds, its sub-categories' included.
     async fn product_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        Ok(tree(ctx).await?.product_count(&self.0.slug) as i32)
+        let counts = ctx.data_unchecked::<Loaders>().product_counts().await.map_err(ApiError::from)?;
+        Ok(counts.get(&self.0.slug).copied().unwrap_or(0) as i32)
     }
 
     /// The category it is part of; null at the top of the tree.
