@@ -6,6 +6,8 @@
 // the subgraphs treat it as the untrusted gateway it is.
 // Usage: node gateway.mjs <apollo|hive> <name=url>...
 // Prints the gateway's URL once it serves; stops when its stdin closes.
+// `node gateway.mjs supergraph <name=url>...` prints the supergraph Apollo's
+// composition makes of the same SDL, for Apollo Router (`router --supergraph`).
 import { createServer } from 'node:http';
 import { parse } from 'graphql';
 
@@ -36,9 +38,8 @@ async function apolloGateway() {
   return url;
 }
 
-async function hiveGateway() {
-  const { composeServices } = await import('@theguild/federation-composition');
-  const { createGatewayRuntime } = await import('@graphql-hive/gateway-runtime');
+/** Each subgraph's name, URL and the SDL it advertises. */
+async function advertised() {
   const services = [];
   for (const { name, url } of subgraphs) {
     const answer = await fetch(url, {
@@ -48,7 +49,21 @@ async function hiveGateway() {
     }).then((response) => response.json());
     services.push({ name, url, typeDefs: parse(answer.data._service.sdl) });
   }
-  const composed = composeServices(services);
+  return services;
+}
+
+async function apolloSupergraph() {
+  const { composeServices } = await import('@apollo/composition');
+  const composed = composeServices(await advertised());
+  if (composed.errors?.length) throw new Error(composed.errors.map((e) => e.message).join('\n'));
+  console.log(composed.supergraphSdl);
+  process.exit(0);
+}
+
+async function hiveGateway() {
+  const { composeServices } = await import('@theguild/federation-composition');
+  const { createGatewayRuntime } = await import('@graphql-hive/gateway-runtime');
+  const composed = composeServices(await advertised());
   if (composed.errors?.length) throw new Error(composed.errors.map((e) => e.message).join('\n'));
   const gateway = createGatewayRuntime({
     supergraph: composed.supergraphSdl,
@@ -62,6 +77,7 @@ async function hiveGateway() {
   return `http://127.0.0.1:${server.address().port}/graphql`;
 }
 
+if (kind === 'supergraph') await apolloSupergraph();
 const url = kind === 'apollo' ? await apolloGateway() : await hiveGateway();
 console.log(url);
 process.stdin.resume();

@@ -2,7 +2,8 @@
 //! page of N products costs a constant number of statements, not N.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use events::contracts::{StockLevelChanged, VariantPriceChanged};
 use events::{Envelope, Trace, record};
@@ -128,10 +129,33 @@ impl CategoryTree {
 
 }
 
+/// The category tree as the process last read it, shared by the requests of
+/// the next second: every listing and product page reads it, and only
+/// seeding writes categories, so a seed shows within a second.
+#[derive(Clone, Default)]
+pub struct Categories(Arc<Mutex<Option<(Instant, Arc<CategoryTree>)>>>);
+
+/// How long a read of the category tree serves later requests.
+const CATEGORIES_FRESH_FOR: Duration = Duration::from_secs(1);
+
+impl Categories {
+    async fn tree(&self, db: &Db) -> Result<Arc<CategoryTree>, sqlx::Error> {
+        if let Some((read_at, tree)) = &*self.0.lock().expect("no panics under this lock")
+            && read_at.elapsed() < CATEGORIES_FRESH_FOR
+        {
+            return Ok(tree.clone());
+        }
+        let tree = Arc::new(CategoryTree::new(list_categories(db).await?));
+        *self.0.lock().expect("no panics under this lock") = Some((Instant::now(), tree.clone()));
+        Ok(tree)
+    }
+}
+
 /// The batch loaders of one request (they batch, they do not cache across
-/// requests: a price must never be served stale).
+/// requests: a price must never be served stale), and the category tree.
 pub struct Loaders {
     db: Db,
+    categories: Categories,
     pub products_by_id: OneByKey<ProductRow>,
     pub products_by_slug: OneByKey<ProductRow>,
     pub variants_by_sku: OneByKey<VariantRow>,
@@ -143,9 +167,10 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    pub fn new(db: &Db, batches: &Batches) -> Self {
+    pub fn new(db: &Db, batches: &Batches, categories: &Categories) -> Self {
         Loaders {
             db: db.clone(),
+            categories: categories.clone(),
             products_by_id: one_by_key(db, batches, format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id IN ({{keys}})"), |row: &ProductRow| &row.id),
             products_by_slug: one_by_key(db, batches, format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE slug IN ({{keys}})"), |row: &ProductRow| &row.slug),
             variants_by_sku: one_by_key(db, batches, format!("SELECT {VARIANT_COLUMNS} FROM variants WHERE sku IN ({{keys}})"), |row: &VariantRow| &row.sku),
@@ -167,10 +192,9 @@ impl Loaders {
         }
     }
 
-    /// The category tree, read once per request.
+    /// The category tree, the same throughout a request.
     pub async fn tree(&self) -> Result<Arc<CategoryTree>, sqlx::Error> {
-        let tree = self.tree.get_or_try_init(|| async { Ok::<_, sqlx::Error>(Arc::new(CategoryTree::new(list_categories(&self.db).await?))) }).await?;
-        Ok(tree.clone())
+        Ok(self.tree.get_or_try_init(|| self.categories.tree(&self.db)).await?.clone())
     }
 
     /// How many products each category holds, its sub-categories' included;
@@ -188,8 +212,7 @@ impl Loaders {
     }
 }
 
-/// Every category, one statement: the tree is small, and each request reads
-/// it at most once (Loaders::tree).
+/// Every category, one statement: the tree is small (see `Categories`).
 #[tracing::instrument(skip(db))]
 pub async fn list_categories(db: &Db) -> Result<Vec<CategoryRow>, sqlx::Error> {
     sqlx::query_as("SELECT slug, name, parent_slug FROM categories ORDER BY name").fetch_all(db).await

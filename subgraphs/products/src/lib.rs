@@ -57,8 +57,8 @@ pub fn sdl() -> String {
 
 /// What each request gets: the batch loaders, reading `db`.
 pub fn request_data(db: &Db) -> kit::server::RequestData {
-    let db = db.clone();
-    std::sync::Arc::new(move |request, batches| request.data(catalog::Loaders::new(&db, batches)))
+    let (db, categories) = (db.clone(), catalog::Categories::default());
+    std::sync::Arc::new(move |request, batches| request.data(catalog::Loaders::new(&db, batches, &categories)))
 }
 
 /// Serves the catalog and the demo images; price changes go out through its
