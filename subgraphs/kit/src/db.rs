@@ -345,7 +345,7 @@ where
 const SPAWNED_BATCH_TURNS: usize = 16;
 
 /// How many polls in a row the walk may ask for at once before the batches
-/// run anyway: a list of 100 items yields a handful of times, so this only
+/// run anyway: a list of 100 items yields a few times at most, so this only
 /// guards against a future that keeps waking itself.
 const MAX_YIELDS_BEFORE_BATCHES: usize = 64;
 
@@ -357,7 +357,7 @@ impl Batches {
     /// Runs `work` (one request's execution) with the batches its loaders
     /// start driven in the same task. A batch runs only once the walk over
     /// the response can go no further without it: while the walk yields to
-    /// go on (a long list polls 32 items at a time), its loads gather, so a
+    /// go on (its task's budget runs out on a long list), its loads gather, so a
     /// whole level of a page lands in one batch whatever the machine's load,
     /// and the walk is polled once per step rather than once per turn.
     pub async fn run<F: Future>(work: impl FnOnce(Batches) -> F) -> F::Output {
@@ -495,6 +495,48 @@ impl<R: Row> Loader<String> for GroupedByKey<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts the batches it is asked to load.
+    struct CountingLoader(Arc<AtomicU64>);
+
+    impl Loader<String> for CountingLoader {
+        type Value = String;
+        type Error = Arc<sqlx::Error>;
+
+        async fn load(&self, keys: &[String]) -> Result<HashMap<String, String>, Self::Error> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(keys.iter().map(|key| (key.clone(), key.to_uppercase())).collect())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_level_of_a_hundred_loads_is_one_batch_though_the_walk_yields() {
+        let batches_run = Arc::new(AtomicU64::new(0));
+        let loaded = Batches::run(|batches| {
+            let loader = loader(CountingLoader(batches_run.clone()), &batches);
+            async move {
+                // As a walk over a long list does (its task's budget runs out),
+                // the items reach their loads a few polls apart.
+                let level = (0..100).map(|i| {
+                    let loader = &loader;
+                    async move {
+                        for _ in 0..i / 32 {
+                            tokio::task::yield_now().await;
+                        }
+                        loader.load_one(format!("k{i}")).await
+                    }
+                });
+                let first = futures::future::join_all(level).await;
+                let next = loader.load_one("next level".to_string()).await;
+                (first, next)
+            }
+        })
+        .await;
+        assert_eq!(loaded.0.len(), 100);
+        assert_eq!(loaded.0[99].as_ref().unwrap().as_deref(), Some("K99"));
+        assert_eq!(loaded.1.unwrap().as_deref(), Some("NEXT LEVEL"));
+        assert_eq!(batches_run.load(Ordering::SeqCst), 2, "one batch per level");
+    }
 
     #[test]
     fn only_reads_go_to_the_readers() {
