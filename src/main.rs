@@ -301,7 +301,8 @@ async fn dev(config_dir: PathBuf, data_dir: PathBuf, port: u16, metrics_address:
         seed_products: Some(seed::DEMO_PRODUCTS),
         work_dir: data_dir,
         config_dir: config_dir.clone(),
-        log_level: "info".into(),
+        // Every request is logged at info; a benchmark through `dev` sets warn.
+        log_level: std::env::var("LOG_LEVEL").unwrap_or_else(|_| "info".into()),
         // For benchmarks through `dev`: one load generator is one client.
         rate_limit: std::env::var("RATE_LIMIT_PER_MINUTE").ok().map(|limit| limit.parse()).transpose().context("RATE_LIMIT_PER_MINUTE is a count")?,
         bus: BusConfig::from_env(),
