@@ -3,7 +3,10 @@
 // runtime, composed with The Guild's federation-composition). Each composes
 // the SDL the subgraphs advertise (`_service { sdl }`) and plans every request
 // itself. It forwards the caller's Authorization header and nothing else, so
-// the subgraphs treat it as the untrusted gateway it is.
+// the subgraphs treat it as the untrusted gateway it is; with GATEWAY_TOKEN
+// set (a token with scope `gateway`, as `supergraph token` mints) it also
+// presents that in `x-gateway-token`, as our router does, so that a benchmark
+// compares gateways the subgraphs trust alike.
 // Usage: node gateway.mjs <apollo|hive> <name=url>...
 // Prints the gateway's URL once it serves; stops when its stdin closes.
 // `node gateway.mjs supergraph <name=url>...` prints the supergraph Apollo's
@@ -12,6 +15,7 @@ import { createServer } from 'node:http';
 import { parse } from 'graphql';
 
 const [kind, ...args] = process.argv.slice(2);
+const gatewayToken = process.env.GATEWAY_TOKEN;
 const subgraphs = args.map((arg) => {
   const [name, url] = arg.split('=');
   return { name, url };
@@ -24,6 +28,7 @@ async function apolloGateway() {
   class ForwardAuthorization extends RemoteGraphQLDataSource {
     willSendRequest({ request, context }) {
       if (context.authorization) request.http.headers.set('authorization', context.authorization);
+      if (gatewayToken) request.http.headers.set('x-gateway-token', gatewayToken);
     }
   }
   const gateway = new ApolloGateway({
@@ -69,7 +74,10 @@ async function hiveGateway() {
     supergraph: composed.supergraphSdl,
     logging: process.env.GATEWAY_LOG === "1",
     propagateHeaders: {
-      fromClientToSubgraphs: ({ request }) => ({ authorization: request.headers.get('authorization') }),
+      fromClientToSubgraphs: ({ request }) => ({
+        authorization: request.headers.get('authorization'),
+        ...(gatewayToken ? { 'x-gateway-token': gatewayToken } : {}),
+      }),
     },
   });
   const server = createServer(gateway);
