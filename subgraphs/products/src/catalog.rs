@@ -126,7 +126,6 @@ impl CategoryTree {
         }
         totals
     }
-
 }
 
 /// The category tree as the process last read it, shared by the requests of
