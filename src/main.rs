@@ -294,6 +294,7 @@ async fn dev(config_dir: PathBuf, data_dir: PathBuf, port: u16, metrics_address:
     let token = token::mint(&config_dir.join("dev-signing-key.pem"), &customer)?;
     let partner = token::TokenRequest { subject: "partner-1", name: Some("Dev Partner"), scopes: &["explore".into()], ttl: std::time::Duration::from_secs(7 * 86_400) };
     let partner_token = token::mint(&config_dir.join("dev-signing-key.pem"), &partner)?;
+    let asked_to_stop = kit::background::termination().context("listening for signals to stop")?;
     let running = supergraph::start(Options {
         storage: Storage::Sqlite(data_dir.clone()),
         router_port: port,
@@ -325,7 +326,7 @@ async fn dev(config_dir: PathBuf, data_dir: PathBuf, port: u16, metrics_address:
     println!("A partner token with the explore scope (7 days), which may send any document when TRUSTED_DOCUMENTS_ONLY=true:\n{partner_token}\n");
     println!("Ctrl-C (or SIGTERM) stops everything.");
     let mut running = running;
-    kit::background::termination().await.context("waiting for a signal to stop")?;
+    asked_to_stop.await;
     // The router answers what it has in flight (it needs the subgraphs for
     // that), then the subgraphs finish their requests and deliveries.
     running.router_stopped(std::time::Duration::from_secs(35)).await;
@@ -353,6 +354,7 @@ async fn run_subgraph(
         metrics = %metrics_addr,
         "serving; reads through the graph go to the router (ROUTER_URL)"
     );
+    let asked_to_stop = kit::background::termination()?;
     let bus = Bus::connect(&bus_config).await?;
     let shared = Shared::new(&config_dir, &router_url, bus.clone(), Settings::from_env()?)?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
@@ -361,7 +363,7 @@ async fn run_subgraph(
     let shared = shared.served_at(listener.local_addr()?);
     let (_db, stopped) = Serving::new(subgraph, database_url, &shared).spawn(listener, shutdown).await?;
     bus.open();
-    kit::background::termination().await?;
+    asked_to_stop.await;
     let _ = stop.send(true);
     stopped.await?
 }

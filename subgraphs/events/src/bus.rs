@@ -11,11 +11,12 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
 use futures::StreamExt;
-use tokio::sync::{Semaphore, broadcast, mpsc, oneshot, watch};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 use super::Envelope;
 use super::contracts::SUBSCRIPTIONS;
 use super::delivery::{Consumer, Outcome};
+use super::live::{Following, Live};
 
 #[derive(Clone, Debug)]
 pub enum BusConfig {
@@ -65,7 +66,7 @@ pub struct Bus(Arc<BusInner>);
 struct BusInner {
     transport: Transport,
     /// Every event this process sees, for live updates (subscriptions).
-    live: broadcast::Sender<Envelope>,
+    live: Live,
     open: watch::Sender<bool>,
 }
 
@@ -76,7 +77,7 @@ enum Transport {
 
 impl Bus {
     pub async fn connect(config: &BusConfig) -> anyhow::Result<Bus> {
-        let (live, _) = broadcast::channel(1024);
+        let live = Live::default();
         let (transport, open) = match config {
             BusConfig::InProcess => {
                 let consumers = SUBSCRIPTIONS.iter().map(|(name, _)| (*name, None)).collect();
@@ -128,9 +129,10 @@ impl Bus {
         }
     }
 
-    /// Every event published from now on, as this process sees it.
-    pub fn live(&self) -> broadcast::Receiver<Envelope> {
-        self.0.live.subscribe()
+    /// Every event about `key` (an order id, a sku: the events' ordering
+    /// key) published from now on, as this process sees it.
+    pub fn follow(&self, key: &str) -> Following {
+        self.0.live.follow(key)
     }
 
     /// Publishes one event; Ok means it will never be lost: every in-process
@@ -152,7 +154,7 @@ impl Bus {
                     }
                 });
                 futures::future::join_all(deliveries).await.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
-                let _ = self.0.live.send(envelope.clone());
+                self.0.live.publish(envelope);
                 Ok(())
             }
             Transport::Nats { jetstream, stream, prefix, .. } => {
@@ -366,12 +368,12 @@ async fn ensure_stream(jetstream: &jetstream::Context, config: &stream::Config) 
 
 /// Feeds every event on `subject` into `live`, so that a process sees the
 /// events other replicas publish (each replica has its own core subscription).
-async fn forward_live_events(client: async_nats::Client, subject: String, live: broadcast::Sender<Envelope>) -> anyhow::Result<()> {
+async fn forward_live_events(client: async_nats::Client, subject: String, live: Live) -> anyhow::Result<()> {
     let mut subscription = client.subscribe(subject).await.map_err(|e| anyhow!("subscribing for live events: {e}"))?;
     tokio::spawn(async move {
         while let Some(message) = subscription.next().await {
             if let Ok(envelope) = serde_json::from_slice::<Envelope>(&message.payload) {
-                let _ = live.send(envelope);
+                live.publish(&envelope);
             }
         }
     });

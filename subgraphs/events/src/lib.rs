@@ -11,12 +11,14 @@
 mod bus;
 pub mod contracts;
 mod delivery;
+mod live;
 mod outbox;
 pub mod runtime;
 
 pub use bus::{Bus, BusConfig};
 pub use contracts::Contract;
 pub use delivery::{Consumer, DeadLetter, Handler, dead_letters, dead_letters_waiting, received, replay};
+pub use live::Following;
 pub use kit::trace::Trace;
 pub use outbox::{Backlog, Outbox, SentEvent, backlog, record, sent_about};
 

@@ -43,15 +43,20 @@ where
     }
 }
 
-/// Resolves when the process is asked to stop: SIGINT (Ctrl-C) or SIGTERM
-/// (what containers, systemd and Kubernetes send).
-pub async fn termination() -> anyhow::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        interrupted = tokio::signal::ctrl_c() => interrupted?,
-        _ = terminate.recv() => {}
-    }
-    Ok(())
+/// Listens for SIGINT (Ctrl-C) and SIGTERM (what containers, systemd and
+/// Kubernetes send) from the moment it is called, and resolves at the first.
+/// Call it before serving: a process asked to stop the instant it answers
+/// its health check must stop gracefully, not die of the signal's default.
+pub fn termination() -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
 }
 
 /// Resolves once `shutdown` turns true (or its sender is gone). The guard

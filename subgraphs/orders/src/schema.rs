@@ -807,7 +807,7 @@ impl Subscription {
         identified(ctx, access_token.as_deref())?;
         let db = ctx.data_unchecked::<Db>().clone();
         // Subscribe before reading, so no change can slip between the two.
-        let live = ctx.data_unchecked::<Bus>().live();
+        let live = ctx.data_unchecked::<Bus>().follow(&order_id);
         let order = match find_order(&db, &order_id).await.map_err(ApiError::from)? {
             Some(order) if may_see(ctx, &order, access_token.as_deref()).await? => Some(order),
             _ => None,
@@ -823,7 +823,6 @@ impl Subscription {
                     return Some((Order(order.clone()), (db, live, order, false)));
                 }
                 let moved_to = match live.recv().await {
-                    Ok(event) if event.payload.get("order_id").and_then(|v| v.as_str()) != Some(order.id.as_str()) => continue,
                     // Only orders' own status changes move an order's status, and
                     // each says to what: no need to read the order again.
                     Ok(event) => match status_announced_by(&event) {
