@@ -15,21 +15,25 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, FuturesUnordered};
 use futures::{FutureExt, StreamExt};
-use sqlx::any::{AnyPoolOptions, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo, install_default_drivers};
+use sqlx::any::{AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo, install_default_drivers};
 use sqlx::migrate::Migrator;
-use sqlx::{Any, AnyPool, Connection as _, Describe, Either, Execute, Executor, Transaction};
+use sqlx::{Any, Describe, Either, Execute, Executor};
 use tokio::sync::mpsc;
+
+mod pool;
+pub use pool::Tx;
+use pool::{Pool, acquire};
 
 /// A subgraph's connection pool. It counts the statements run through it, so
 /// tests can prove that a page of N entities costs a constant number of
 /// statements rather than N.
 #[derive(Clone, Debug)]
 pub struct Db {
-    pool: AnyPool,
+    pool: Pool,
     /// SQLite's readers: a SELECT outside a transaction runs on one of these,
     /// beside the single writer (see `connect`). None on PostgreSQL, whose
     /// pool serves both.
-    readers: Option<AnyPool>,
+    readers: Option<Pool>,
     statements: Arc<AtomicU64>,
     postgres: bool,
 }
@@ -40,8 +44,8 @@ impl Db {
         self.postgres
     }
 
-    pub async fn begin(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
-        self.pool.begin().await
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Tx::begin(acquire(&self.pool).await?).await
     }
 
     /// The same pool with a counter of its own, for background work (relays,
@@ -57,14 +61,14 @@ impl Db {
 
     pub async fn close(&self) {
         if let Some(readers) = &self.readers {
-            readers.close().await;
+            pool::close(readers).await;
         }
-        self.pool.close().await
+        pool::close(&self.pool).await
     }
 
     /// The pool a statement outside a transaction runs on: a read goes to
     /// the readers when there are any.
-    fn pool_for(&self, sql: &str) -> &AnyPool {
+    fn pool_for(&self, sql: &str) -> &Pool {
         match &self.readers {
             Some(readers) if is_read(sql) => readers,
             _ => &self.pool,
@@ -89,7 +93,18 @@ impl<'p> Executor<'p> for &'p Db {
         E: 'q + Execute<'q, Any>,
     {
         self.statements.fetch_add(1, Ordering::Relaxed);
-        self.pool_for(query.sql()).fetch_many(query)
+        let pool = self.pool_for(query.sql());
+        // The connection is held until every result has been read; the
+        // statements run here outside transactions answer a page at most.
+        let results = async move {
+            let mut connection = acquire(pool).await?;
+            let results: Vec<_> = (&mut *connection).fetch_many(query).collect().await;
+            if results.iter().all(Result::is_ok) {
+                connection.finished();
+            }
+            Ok::<_, sqlx::Error>(results)
+        };
+        results.map(|read| futures::stream::iter(read.unwrap_or_else(|error| vec![Err(error)]))).flatten_stream().boxed()
     }
 
     fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
@@ -98,7 +113,14 @@ impl<'p> Executor<'p> for &'p Db {
         E: 'q + Execute<'q, Any>,
     {
         self.statements.fetch_add(1, Ordering::Relaxed);
-        self.pool_for(query.sql()).fetch_optional(query)
+        let pool = self.pool_for(query.sql());
+        async move {
+            let mut connection = acquire(pool).await?;
+            let row = (&mut *connection).fetch_optional(query).await?;
+            connection.finished();
+            Ok(row)
+        }
+        .boxed()
     }
 
     fn prepare_with<'e, 'q: 'e>(
@@ -109,14 +131,26 @@ impl<'p> Executor<'p> for &'p Db {
     where
         'p: 'e,
     {
-        (&self.pool).prepare_with(sql, parameters)
+        async move {
+            let mut connection = acquire(&self.pool).await?;
+            let statement = (&mut *connection).prepare_with(sql, parameters).await?;
+            connection.finished();
+            Ok(statement)
+        }
+        .boxed()
     }
 
     fn describe<'e, 'q: 'e>(self, sql: &'q str) -> BoxFuture<'e, Result<Describe<Any>, sqlx::Error>>
     where
         'p: 'e,
     {
-        (&self.pool).describe(sql)
+        async move {
+            let mut connection = acquire(&self.pool).await?;
+            let described = (&mut *connection).describe(sql).await?;
+            connection.finished();
+            Ok(described)
+        }
+        .boxed()
     }
 }
 
@@ -143,20 +177,21 @@ pub async fn connect(url: &str, migrators: Vec<Migrator>) -> anyhow::Result<Db> 
     if let Some(folder) = sqlite_folder(url) {
         std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
     }
-    let pool = pool_options(if sqlite { 1 } else { pool_size()? }, sqlite, SQLITE_PRAGMAS)
-        .connect(url)
-        .await
-        .with_context(|| format!("connecting to {}", redact(url)))?;
-    for mut migrator in migrators {
-        migrator.set_ignore_missing(true);
-        migrator.run(&pool).await.context("running the database migrations")?;
+    let connecting = || format!("connecting to {}", redact(url));
+    let pool = pool::open(url, if sqlite { 1 } else { pool_size()? }, sqlite.then_some(SQLITE_PRAGMAS)).with_context(connecting)?;
+    {
+        let mut connection = acquire(&pool).await.with_context(connecting)?;
+        for mut migrator in migrators {
+            migrator.set_ignore_missing(true);
+            migrator.run(&mut *connection).await.context("running the database migrations")?;
+        }
+        connection.finished();
     }
     // An in-memory database is private to its one connection: it has no readers.
     let readers = match sqlite && !url.contains(":memory:") && !url.contains("mode=memory") {
         true => {
-            let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get()) as u32;
-            let readers = pool_options(cores, true, SQLITE_READER_PRAGMAS).connect(url).await.with_context(|| format!("connecting to {}", redact(url)))?;
-            Some(readers)
+            let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
+            Some(pool::open(url, cores, Some(SQLITE_READER_PRAGMAS)).with_context(connecting)?)
         }
         false => None,
     };
@@ -169,38 +204,9 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5
 /// Readers refuse to write, so a statement sent to them by mistake fails loudly.
 const SQLITE_READER_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536; PRAGMA query_only = ON;";
 
-fn pool_options(connections: u32, sqlite: bool, sqlite_pragmas: &'static str) -> AnyPoolOptions {
-    let options = AnyPoolOptions::new().max_connections(connections);
-    let options = match sqlite {
-        true => options.after_connect(move |conn, _| {
-            Box::pin(async move {
-                conn.execute(sqlite_pragmas).await?;
-                Ok(())
-            })
-        }),
-        false => options,
-    };
-    options
-        // A ping costs a round trip per acquire, as much as a short statement:
-        // only a connection that sat idle (and may have been cut meanwhile) is tested.
-        .test_before_acquire(false)
-        .before_acquire(|conn, metadata| {
-            Box::pin(async move {
-                if metadata.idle_for > IDLE_BEFORE_PING {
-                    conn.ping().await?;
-                }
-                Ok(true)
-            })
-        })
-        .acquire_timeout(Duration::from_secs(30))
-}
-
-/// How long a pooled connection may sit idle before it is tested on its next use.
-const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
-
 /// Connections a PostgreSQL pool may open: DATABASE_POOL_SIZE, 10 by
 /// default (seven processes of the shop stay under PostgreSQL's default of 100).
-fn pool_size() -> anyhow::Result<u32> {
+fn pool_size() -> anyhow::Result<usize> {
     match std::env::var("DATABASE_POOL_SIZE") {
         Ok(text) => text.parse().ok().filter(|n| *n >= 1).with_context(|| format!("DATABASE_POOL_SIZE: {text:?} is not a count of 1 or more")),
         Err(_) => Ok(10),
@@ -561,8 +567,10 @@ mod tests {
             let found: Option<String> = sqlx::query_scalar("SELECT id FROM work_items WHERE id = $1").bind(&id).fetch_optional(&db).await.unwrap();
             assert_eq!(found, Some(id), "a committed write is visible to the next read");
         }
-        let refused = sqlx::query("INSERT INTO work_items (queue, id, due_at, attempts) VALUES ('q', 'x', 't', 0)").execute(db.readers.as_ref().unwrap()).await;
+        let mut reader = acquire(db.readers.as_ref().unwrap()).await.unwrap();
+        let refused = sqlx::query("INSERT INTO work_items (queue, id, due_at, attempts) VALUES ('q', 'x', 't', 0)").execute(&mut *reader).await;
         assert!(refused.is_err(), "readers do not write");
+        drop(reader);
         db.close().await;
         std::fs::remove_dir_all(folder).unwrap();
     }
