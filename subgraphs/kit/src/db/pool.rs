@@ -140,7 +140,7 @@ pub struct Tx {
 }
 
 impl Tx {
-    pub async fn begin(mut connection: Held) -> Result<Tx, sqlx::Error> {
+    pub(super) async fn begin(mut connection: Held) -> Result<Tx, sqlx::Error> {
         Transactions::begin(&mut connection, None).await?;
         Ok(Tx { connection, open: true })
     }
