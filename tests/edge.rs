@@ -181,6 +181,20 @@ async fn a_shops_rs256_identity_provider_works_and_its_keys_rotate(backend: Back
     let forged = IdentityProvider::token("key-b.pem", "shop-key-a", "intruder");
     let (status, body) = app.post(&app.supergraph.graphql_url(), json!({ "query": me }), Some(&forged)).await;
     assert_eq!((status, error_code(&body)), (401, "UNAUTHENTICATED"), "a key id that does not match its signature: {body}");
+
+    // The shop withdraws key A. Its tokens, verified a moment ago and
+    // remembered, are refused once the new keys are fetched (here at once,
+    // for a token naming a key nobody has).
+    let old = IdentityProvider::token("key-a.pem", "shop-key-a", "shopper-a");
+    let body = app.graphql(me, json!({}), Some(&old)).await;
+    assert_eq!(body["data"]["me"]["id"], "shopper-a", "{body}");
+    idp.rotate(&std::fs::read_to_string(fixture("jwks-b.json")).unwrap());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let unknown = IdentityProvider::token("key-b.pem", "shop-key-c", "intruder");
+    let (status, _) = app.post(&app.supergraph.graphql_url(), json!({ "query": me }), Some(&unknown)).await;
+    assert_eq!(status, 401, "an unknown key id");
+    let (status, body) = app.post(&app.supergraph.graphql_url(), json!({ "query": me }), Some(&old)).await;
+    assert_eq!((status, error_code(&body)), (401, "UNAUTHENTICATED"), "a withdrawn key's token: {body}");
 }
 
 async fn tokens_that_are_not_yet_valid_or_have_no_subject_are_refused(backend: Backend) {

@@ -105,10 +105,13 @@ struct KeyCache {
     fetched_at: Option<Instant>,
 }
 
-/// How long a verified token is remembered: every request of a page (and
-/// every subgraph fetch of it) carries the same token, and a signature check
-/// costs far more than a lookup.
-const VERIFIED_FOR: Duration = Duration::from_secs(5);
+/// How long a verified token is remembered, at most (never past its expiry):
+/// a shopper's token comes with every request of their visit and every
+/// subgraph fetch of each, and a signature check costs far more than a
+/// lookup. Whatever was remembered is forgotten as soon as the identity
+/// provider's keys change, so a withdrawn key stops its tokens as soon as it
+/// would without the memory.
+const VERIFIED_FOR: Duration = Duration::from_secs(600);
 /// Tokens remembered at most; the memory is emptied when full.
 const VERIFIED_CAPACITY: usize = 10_000;
 
@@ -129,8 +132,16 @@ pub struct JwtVerifier {
     remote: RwLock<KeyCache>,
     refreshing: Mutex<()>,
     http: reqwest::Client,
-    /// Tokens verified lately, with when to verify them again.
-    verified: std::sync::Mutex<HashMap<String, (Identity, Instant)>>,
+    verified: std::sync::Mutex<Verified>,
+}
+
+/// Tokens verified lately, with when to verify them again.
+#[derive(Default)]
+struct Verified {
+    tokens: HashMap<String, (Identity, Instant)>,
+    /// How many times the remote keys have changed: a token verified with
+    /// keys that changed meanwhile is not remembered.
+    keys_changed: u64,
 }
 
 impl JwtVerifier {
@@ -179,24 +190,29 @@ impl JwtVerifier {
     /// Verifies signature, algorithm, issuer, audience, `exp` and `nbf`
     /// (with the leeway), and a non-empty subject.
     pub async fn verify(&self, token: &str) -> Result<Identity, ApiError> {
-        if let Some(identity) = self.remembered(token) {
-            return Ok(identity);
-        }
+        let keys_changed = {
+            let verified = self.memory();
+            if let Some((identity, _)) = verified.tokens.get(token).filter(|(_, until)| Instant::now() < *until) {
+                return Ok(identity.clone());
+            }
+            verified.keys_changed
+        };
         let (identity, expires_at) = self.verify_signed(token).await?;
         let until = Instant::now() + VERIFIED_FOR;
-        let mut verified = self.verified.lock().expect("no code panics while holding the token memory");
-        if verified.len() >= VERIFIED_CAPACITY {
-            verified.clear();
+        let mut verified = self.memory();
+        if verified.tokens.len() >= VERIFIED_CAPACITY {
+            verified.tokens.clear();
         }
-        if let Some(until) = expires_at.map(|expires| until.min(expires)) {
-            verified.insert(token.to_string(), (identity.clone(), until));
+        if let Some(until) = expires_at.map(|expires| until.min(expires))
+            && verified.keys_changed == keys_changed
+        {
+            verified.tokens.insert(token.to_string(), (identity.clone(), until));
         }
         Ok(identity)
     }
 
-    fn remembered(&self, token: &str) -> Option<Identity> {
-        let verified = self.verified.lock().expect("no code panics while holding the token memory");
-        verified.get(token).filter(|(_, until)| Instant::now() < *until).map(|(identity, _)| identity.clone())
+    fn memory(&self) -> std::sync::MutexGuard<'_, Verified> {
+        self.verified.lock().expect("no code panics while holding the token memory")
     }
 
     /// The identity and, as an instant, when the token expires (None when already past).
@@ -320,7 +336,13 @@ impl JwtVerifier {
                 }
             }
         }
-        *self.remote.write().await = KeyCache { keys, fetched_at: Some(Instant::now()) };
+        let mut remote = self.remote.write().await;
+        if remote.keys != keys {
+            let mut verified = self.memory();
+            verified.tokens.clear();
+            verified.keys_changed += 1;
+        }
+        *remote = KeyCache { keys, fetched_at: Some(Instant::now()) };
     }
 
     async fn fetch(&self, url: &str) -> anyhow::Result<JwkSet> {
