@@ -9,6 +9,8 @@
 //!
 //! Fulfilment, refunds and returns are in `fulfilment`.
 
+use std::collections::HashMap;
+
 use async_graphql::Enum;
 use events::contracts::{OrderCancelled, OrderConfirmed, OrderFulfilled, OrderLine, OrderPlaced, OrderRejected, PaymentFailed};
 use events::{Contract, Envelope, Outbox, Trace, record};
@@ -198,8 +200,8 @@ impl Loaders {
 /// A legal change of an order's status, with the event it records.
 #[derive(Clone, Copy, Debug)]
 pub enum Change<'a> {
-    /// PENDING → CONFIRMED (stock reserved, payment authorized): OrderConfirmed.
-    Confirm,
+    /// PENDING → CONFIRMED (stock reserved, payment authorized): OrderConfirmed, with the order's lines.
+    Confirm { lines: &'a [OrderLine] },
     /// PENDING → REJECTED: OrderRejected, so inventory releases and the cart reopens.
     Reject { reason: &'a str },
     /// PENDING → PAYMENT_FAILED: PaymentFailed, so inventory releases (the compensation) and the cart reopens.
@@ -214,7 +216,7 @@ pub enum Change<'a> {
 impl Change<'_> {
     fn from(self) -> &'static [OrderStatus] {
         match self {
-            Change::Confirm | Change::Reject { .. } | Change::FailPayment { .. } => &[OrderStatus::Pending],
+            Change::Confirm { .. } | Change::Reject { .. } | Change::FailPayment { .. } => &[OrderStatus::Pending],
             Change::Cancel => &[OrderStatus::Confirmed],
             Change::Fulfil { .. } => &[OrderStatus::Confirmed, OrderStatus::PartiallyFulfilled],
         }
@@ -222,7 +224,7 @@ impl Change<'_> {
 
     fn to(self) -> OrderStatus {
         match self {
-            Change::Confirm => OrderStatus::Confirmed,
+            Change::Confirm { .. } => OrderStatus::Confirmed,
             Change::Reject { .. } => OrderStatus::Rejected,
             Change::FailPayment { .. } => OrderStatus::PaymentFailed,
             Change::Cancel => OrderStatus::Cancelled,
@@ -233,7 +235,7 @@ impl Change<'_> {
 
     fn reason(self) -> Option<String> {
         match self {
-            Change::Confirm => None,
+            Change::Confirm { .. } => None,
             Change::Reject { reason } => Some(reason.to_string()),
             Change::FailPayment { reason } => Some(format!("PAYMENT_DECLINED: {reason}")),
             Change::Cancel => Some("CANCELLED_BY_CUSTOMER".to_string()),
@@ -282,10 +284,7 @@ pub async fn transition(tx: &mut AnyConnection, order: &OrderRow, change: Change
     add_to_timeline(tx, &order.id, change.to(), change.reason().as_deref()).await?;
     let order_id = order.id.clone();
     let envelope = match change {
-        Change::Confirm => {
-            let lines = order_lines(tx, &order.id).await?;
-            Envelope::new(NAME, trace, &OrderConfirmed { order_id, customer_id: order.customer_id.clone(), lines })
-        }
+        Change::Confirm { lines } => Envelope::new(NAME, trace, &OrderConfirmed { order_id, customer_id: order.customer_id.clone(), lines: lines.to_vec() }),
         Change::Reject { reason } => {
             Envelope::new(NAME, trace, &OrderRejected { order_id, cart_id: order.cart_id.clone(), reason: reason.to_string() })
         }
@@ -313,17 +312,20 @@ async fn add_to_timeline(tx: &mut AnyConnection, order_id: &str, status: OrderSt
     Ok(())
 }
 
-async fn order_lines(tx: &mut AnyConnection, order_id: &str) -> Result<Vec<OrderLine>, sqlx::Error> {
-    let rows: Vec<LineRow> = kit::db::fetch_by_keys(tx, LINES_OF_ORDERS, &[order_id.to_string()]).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| OrderLine { sku: row.sku, product_id: row.product_id, quantity: row.quantity, unit_price_minor: row.unit_price_minor, currency: row.currency })
-        .collect())
+/// The lines of each of `order_ids`, in one statement, for the events that carry them.
+pub async fn lines_of_orders(tx: &mut AnyConnection, order_ids: &[String]) -> Result<HashMap<String, Vec<OrderLine>>, sqlx::Error> {
+    let rows: Vec<LineRow> = kit::db::fetch_by_keys(tx, LINES_OF_ORDERS, order_ids).await?;
+    let mut lines: HashMap<String, Vec<OrderLine>> = HashMap::new();
+    for row in rows {
+        let line = OrderLine { sku: row.sku, product_id: row.product_id, quantity: row.quantity, unit_price_minor: row.unit_price_minor, currency: row.currency };
+        lines.entry(row.order_id).or_default().push(line);
+    }
+    Ok(lines)
 }
 
-/// Stock and payment are settled: the order is confirmed.
-pub async fn confirm_order(tx: &mut AnyConnection, order: &OrderRow) -> anyhow::Result<bool> {
-    transition(tx, order, Change::Confirm, &order.trace()).await
+/// Stock and payment are settled: the order (whose `lines` OrderConfirmed carries) is confirmed.
+pub async fn confirm_order(tx: &mut AnyConnection, order: &OrderRow, lines: &[OrderLine]) -> anyhow::Result<bool> {
+    transition(tx, order, Change::Confirm { lines }, &order.trace()).await
 }
 
 /// The order cannot be fulfilled (`reason`: OUT_OF_STOCK, RESERVATION_EXPIRED):
@@ -758,10 +760,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn lines_read_together_go_to_their_own_orders_in_order() {
+        let (db, _) = db_with_order(OrderStatus::Pending).await;
+        sqlx::query("INSERT INTO orders (id, number, customer_id, cart_id, status, total_minor, currency, created_at, updated_at) SELECT 'o2', 'SO-2', customer_id, 'k2', status, total_minor, currency, created_at, updated_at FROM orders")
+            .execute(&db)
+            .await
+            .unwrap();
+        for (order_id, position, sku) in [("o1", 1, "B"), ("o2", 0, "C"), ("o1", 0, "A")] {
+            sqlx::query("INSERT INTO order_lines (order_id, position, sku, product_id, quantity, unit_price_minor, currency) VALUES ($1, $2, $3, 'p', 1, 100, 'USD')")
+                .bind(order_id)
+                .bind(position)
+                .bind(sku)
+                .execute(&db)
+                .await
+                .unwrap();
+        }
+        let mut tx = db.begin().await.unwrap();
+        let lines = lines_of_orders(&mut tx, &["o1".to_string(), "o2".to_string(), "o3".to_string()]).await.unwrap();
+        let skus = |order_id: &str| lines.get(order_id).map(|lines| lines.iter().map(|line| line.sku.as_str()).collect::<Vec<_>>());
+        assert_eq!((skus("o1"), skus("o2"), skus("o3")), (Some(vec!["A", "B"]), Some(vec!["C"]), None));
+    }
+
+    #[tokio::test]
     async fn an_illegal_change_is_a_no_op() {
         let (db, order) = db_with_order(OrderStatus::Confirmed).await;
         let mut tx = db.begin().await.unwrap();
-        for change in [Change::Confirm, Change::Reject { reason: "OUT_OF_STOCK" }, Change::FailPayment { reason: "declined" }] {
+        for change in [Change::Confirm { lines: &[] }, Change::Reject { reason: "OUT_OF_STOCK" }, Change::FailPayment { reason: "declined" }] {
             assert!(!transition(&mut tx, &order, change, &Trace::default()).await.unwrap(), "{change:?} from CONFIRMED");
         }
         tx.commit().await.unwrap();
@@ -782,7 +806,7 @@ mod tests {
         };
         let (partly, wholly) = (shipped(false), shipped(true));
         let changes = [
-            (OrderStatus::Pending, Change::Confirm),
+            (OrderStatus::Pending, Change::Confirm { lines: &[] }),
             (OrderStatus::Pending, Change::Reject { reason: "OUT_OF_STOCK" }),
             (OrderStatus::Pending, Change::FailPayment { reason: "declined" }),
             (OrderStatus::Confirmed, Change::Cancel),

@@ -16,7 +16,7 @@ use sqlx::AnyConnection;
 use tokio::sync::{Notify, Semaphore, oneshot, watch};
 use tracing::Instrument;
 
-use crate::order::{OrderRow, OrderStatus, confirm_order, fail_payment, find_order};
+use crate::order::{OrderRow, OrderStatus, confirm_order, fail_payment, find_order, lines_of_orders};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Authorization {
@@ -249,10 +249,14 @@ impl Payments {
     /// finished, in one transaction: answers which were settled here.
     async fn commit_settlements(&self, authorized: &[(&OrderRow, &Authorization)]) -> anyhow::Result<Vec<bool>> {
         let mut tx = self.db.begin().await?;
+        // The lines OrderConfirmed carries, for all the confirmed orders at once.
+        let confirmed: Vec<String> =
+            authorized.iter().filter(|(_, authorization)| matches!(authorization, Authorization::Authorized { .. })).map(|(order, _)| order.id.clone()).collect();
+        let lines = lines_of_orders(&mut tx, &confirmed).await?;
         let mut settled = Vec::with_capacity(authorized.len());
         for (order, authorization) in authorized {
             settled.push(match authorization {
-                Authorization::Authorized { .. } => confirm_order(&mut tx, order).await?,
+                Authorization::Authorized { .. } => confirm_order(&mut tx, order, lines.get(&order.id).map_or(&[], Vec::as_slice)).await?,
                 Authorization::Declined { reason } => {
                     fail_payment(&mut tx, order, reason).await?;
                     true
