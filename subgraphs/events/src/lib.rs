@@ -20,7 +20,7 @@ pub use contracts::Contract;
 pub use delivery::{Consumer, DeadLetter, Handler, dead_letters, dead_letters_waiting, received, replay};
 pub use live::Following;
 pub use kit::trace::Trace;
-pub use outbox::{Backlog, Outbox, SentEvent, backlog, record, sent_about};
+pub use outbox::{Backlog, Outbox, SentEvent, backlog, record, recording, sent_about};
 
 use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};

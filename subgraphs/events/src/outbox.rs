@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kit::background::{Round, repeat};
-use kit::db::{Db, from_now, now, placeholders};
+use kit::db::{Arg, Db, Write, from_now, now, placeholders};
 use kit::work::Retry;
 use sqlx::AnyConnection;
 use tokio::sync::{Notify, watch};
@@ -21,21 +21,25 @@ const BATCH: i64 = 100;
 /// publishing at once: the event exists exactly when the state change it
 /// describes does.
 pub async fn record(conn: &mut AnyConnection, envelope: &Envelope) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    recording(envelope).execute(conn).await.map(drop)
+}
+
+/// The write `record` makes, to send with the other writes of its state change (`kit::db::Writes`).
+pub fn recording(envelope: &Envelope) -> Write {
+    Write::new(
         "INSERT INTO outbox (id, event_type, version, occurred_at, producer, correlation_id, traceparent, payload, due_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $4)",
+        vec![
+            Arg::Text(envelope.id.clone()),
+            Arg::Text(envelope.event_type.clone()),
+            Arg::Int(i64::from(envelope.version)),
+            Arg::Text(envelope.occurred_at.clone()),
+            Arg::Text(envelope.producer.clone()),
+            Arg::Text(envelope.correlation_id.clone()),
+            Arg::OptionalText(envelope.traceparent.clone()),
+            Arg::Text(envelope.payload.to_string()),
+        ],
     )
-    .bind(&envelope.id)
-    .bind(&envelope.event_type)
-    .bind(i64::from(envelope.version))
-    .bind(&envelope.occurred_at)
-    .bind(&envelope.producer)
-    .bind(&envelope.correlation_id)
-    .bind(&envelope.traceparent)
-    .bind(envelope.payload.to_string())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 /// A subgraph's outbox: committed events wait here until the relay has

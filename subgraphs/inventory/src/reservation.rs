@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use events::contracts::{InventoryRejected, InventoryReserved, OrderPlaced};
-use events::{Envelope, Trace, record};
-use kit::db::{Db, from_now, now};
+use events::{Envelope, Trace, recording};
+use kit::db::{Arg, Db, Write, Writes, from_now, now};
 use sqlx::AnyConnection;
 
 use crate::NAME;
@@ -163,30 +163,29 @@ pub async fn reserve_stock(tx: &mut AnyConnection, placed: &OrderPlaced, ttl: Du
         }
         ReservationStatus::Rejected
     };
-    sqlx::query("INSERT INTO reservations (order_id, status, created_at, expires_at, updated_at) VALUES ($1, $2, $3, $4, $3)")
-        .bind(&placed.order_id)
-        .bind(status.as_str())
-        .bind(now())
-        .bind(from_now(ttl))
-        .execute(&mut *tx)
-        .await?;
+    let reservation = Write::new(
+        "INSERT INTO reservations (order_id, status, created_at, expires_at, updated_at) VALUES ($1, $2, $3, $4, $3)",
+        vec![Arg::Text(placed.order_id.clone()), Arg::Text(status.as_str().to_string()), Arg::Text(now()), Arg::Text(from_now(ttl))],
+    );
     if status == ReservationStatus::Rejected {
         let rejected = InventoryRejected { order_id: placed.order_id.clone(), out_of_stock: short };
-        return Ok(record(tx, &Envelope::new(NAME, trace, &rejected)).await?);
-    }
-    for (sku, quantity) in &wanted {
-        sqlx::query("INSERT INTO reservation_lines (order_id, sku, quantity) VALUES ($1, $2, $3)")
-            .bind(&placed.order_id)
-            .bind(sku)
-            .bind(quantity)
-            .execute(&mut *tx)
-            .await?;
+        return Ok(Writes::new(reservation).and(recording(&Envelope::new(NAME, trace, &rejected))).execute(tx).await?);
     }
     // Only a sku this order sells out changes what the catalog shows: one
     // that stays in stock records nothing, or a busy sku would send an
     // event, and the catalog a transaction, for every order.
     record_stock_levels(tx, &sold_out, trace).await?;
-    Ok(record(tx, &Envelope::new(NAME, trace, &InventoryReserved { order_id: placed.order_id.clone() })).await?)
+    let lines: Vec<Write> = wanted
+        .iter()
+        .map(|(sku, quantity)| {
+            Write::new(
+                "INSERT INTO reservation_lines (order_id, sku, quantity) VALUES ($1, $2, $3)",
+                vec![Arg::Text(placed.order_id.clone()), Arg::Text(sku.to_string()), Arg::Int(*quantity)],
+            )
+        })
+        .collect();
+    let reserved = Envelope::new(NAME, trace, &InventoryReserved { order_id: placed.order_id.clone() });
+    Ok(Writes::new(reservation).and_all(lines).and(recording(&reserved)).execute(tx).await?)
 }
 
 /// The order is confirmed: its reservation becomes a sale and leaves `on_hand`.

@@ -3,6 +3,7 @@
 //! PostgreSQL (distributed). Integers are BIGINT (i64 on both), timestamps are
 //! RFC 3339 UTC text, ids are opaque text.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -39,7 +40,8 @@ pub struct Db {
 }
 
 impl Db {
-    /// The one place the dialects differ: row locks that skip locked rows.
+    /// Where the dialects differ: row locks that skip locked rows, and writes
+    /// in WITH (see `Writes`, which asks the connection itself).
     pub fn is_postgres(&self) -> bool {
         self.postgres
     }
@@ -275,6 +277,145 @@ pub async fn insert_rows(tx: &mut sqlx::AnyConnection, insert: &str, then: &str,
         inserted += query_with(&sql, &args).execute(&mut *tx).await?.rows_affected();
     }
     Ok(inserted)
+}
+
+/// One write with its values, for `Writes`.
+#[derive(Clone, Debug)]
+pub struct Write {
+    pub sql: Cow<'static, str>,
+    pub args: Vec<Arg>,
+}
+
+impl Write {
+    /// `sql` numbers its placeholders from $1, and `args` holds one value for each.
+    pub fn new(sql: impl Into<Cow<'static, str>>, args: Vec<Arg>) -> Write {
+        Write { sql: sql.into(), args }
+    }
+
+    pub async fn execute(&self, conn: &mut sqlx::AnyConnection) -> Result<AnyQueryResult, sqlx::Error> {
+        query_with(&self.sql, &self.args).execute(conn).await
+    }
+}
+
+/// Writes made together in a transaction, none of which needs another's
+/// answer or sees another's effect. On PostgreSQL they are sent as one
+/// statement, the first as the statement proper and the others as
+/// data-modifying WITH clauses, which PostgreSQL runs to completion with it,
+/// checking foreign keys at its end: one round trip where each write would
+/// cost one. SQLite has no writes in WITH, and a round trip there is a call
+/// into the library, so it runs them one after another in the order given.
+pub struct Writes {
+    first: Write,
+    rest: Vec<Write>,
+}
+
+/// The most values one combined statement carries; more (a cart of
+/// thousands of lines) go one write at a time, as on SQLite.
+const MAX_ARGS_TOGETHER: usize = 30_000;
+
+impl Writes {
+    pub fn new(first: Write) -> Writes {
+        Writes { first, rest: Vec::new() }
+    }
+
+    pub fn and(mut self, write: Write) -> Writes {
+        self.rest.push(write);
+        self
+    }
+
+    pub fn and_all(mut self, writes: impl IntoIterator<Item = Write>) -> Writes {
+        self.rest.extend(writes);
+        self
+    }
+
+    pub async fn execute(self, conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+        match self.as_one_statement(is_postgres(conn)) {
+            Some((sql, args)) => query_with(&sql, &args).execute(conn).await.map(drop),
+            None => {
+                self.first.execute(&mut *conn).await?;
+                one_by_one(&self.rest, conn).await
+            }
+        }
+    }
+
+    /// Runs them all, answering the row the first one returns (its RETURNING clause).
+    pub async fn fetch_one<R>(self, conn: &mut sqlx::AnyConnection) -> Result<R, sqlx::Error>
+    where
+        R: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin,
+    {
+        if let Some((sql, args)) = self.as_one_statement(is_postgres(conn)) {
+            return query_as_with(&sql, &args).fetch_one(conn).await;
+        }
+        let row = query_as_with(&self.first.sql, &self.first.args).fetch_one(&mut *conn).await?;
+        one_by_one(&self.rest, conn).await?;
+        Ok(row)
+    }
+
+    /// Runs them as a transaction of their own, answering the row the first
+    /// one returns. On PostgreSQL the one statement is that transaction, with
+    /// no BEGIN or COMMIT to send; on SQLite they run between the two.
+    pub async fn commit<R>(self, db: &Db) -> Result<R, sqlx::Error>
+    where
+        R: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin,
+    {
+        if let Some((sql, args)) = self.as_one_statement(db.is_postgres()) {
+            return query_as_with(&sql, &args).fetch_one(db).await;
+        }
+        let mut tx = db.begin().await?;
+        let row = self.fetch_one(&mut tx).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// The one statement PostgreSQL is sent; None where they go one by one.
+    fn as_one_statement(&self, postgres: bool) -> Option<(String, Vec<Arg>)> {
+        let values = self.first.args.len() + self.rest.iter().map(|write| write.args.len()).sum::<usize>();
+        if !postgres || values > MAX_ARGS_TOGETHER {
+            return None;
+        }
+        if self.rest.is_empty() {
+            return Some((self.first.sql.to_string(), self.first.args.clone()));
+        }
+        let mut args = self.first.args.clone();
+        let mut clauses = Vec::with_capacity(self.rest.len());
+        for (index, write) in self.rest.iter().enumerate() {
+            clauses.push(format!("write{} AS ({})", index + 1, renumbered(&write.sql, args.len())));
+            args.extend(write.args.iter().cloned());
+        }
+        Some((format!("WITH {} {}", clauses.join(", "), self.first.sql), args))
+    }
+}
+
+async fn one_by_one(writes: &[Write], conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    for write in writes {
+        write.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+fn is_postgres(conn: &sqlx::AnyConnection) -> bool {
+    conn.backend_name().eq_ignore_ascii_case("postgresql")
+}
+
+/// `sql` with each placeholder $n written as $(n + by), for a statement
+/// whose values follow `by` others. Our statements hold no `$` but in placeholders.
+fn renumbered(sql: &str, by: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut chars = sql.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut end = at + 1;
+        while let Some((_, digit)) = chars.next_if(|(_, next)| next.is_ascii_digit()) {
+            end += digit.len_utf8();
+        }
+        if let Ok(number) = sql[at + 1..end].parse::<usize>() {
+            out.push_str(&(number + by).to_string());
+        }
+    }
+    out
 }
 
 /// "$1, $2, ..., $n" starting at `$from`: the placeholder style both engines accept.
@@ -579,6 +720,61 @@ mod tests {
         let folder = std::env::temp_dir().join(format!("kit-db-{}", new_id()));
         std::fs::create_dir_all(&folder).unwrap();
         folder
+    }
+
+    pub(crate) fn postgres_url() -> String {
+        let server = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        format!("{}/postgres", server.trim_end_matches('/'))
+    }
+
+    /// A parent and two children written together, each value in its place
+    /// (PostgreSQL gets them as one statement, its placeholders renumbered).
+    async fn writes_land_together(url: &str) {
+        let db = connect(url, vec![]).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        sqlx::query("CREATE TEMPORARY TABLE parents (id TEXT PRIMARY KEY, name TEXT NOT NULL, nickname TEXT NOT NULL)").execute(&mut *tx).await.unwrap();
+        sqlx::query("CREATE TEMPORARY TABLE children (parent_id TEXT NOT NULL REFERENCES parents (id), position BIGINT NOT NULL, note TEXT)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let child = |position: i64, note: Option<&str>| {
+            Write::new(
+                "INSERT INTO children (parent_id, position, note) VALUES ($1, $2, $3)",
+                vec![Arg::Text("p1".into()), Arg::Int(position), Arg::OptionalText(note.map(str::to_string))],
+            )
+        };
+        let parent: (String, String, String) = Writes::new(Write::new(
+            "INSERT INTO parents (id, name, nickname) VALUES ($1, $2, $2) RETURNING id, name, nickname",
+            vec![Arg::Text("p1".into()), Arg::Text("first".into())],
+        ))
+        .and_all([child(0, Some("zero")), child(1, None)])
+        .fetch_one(&mut tx)
+        .await
+        .unwrap();
+        assert_eq!(parent, ("p1".to_string(), "first".to_string(), "first".to_string()));
+        let children: Vec<(String, i64, Option<String>)> =
+            sqlx::query_as("SELECT parent_id, position, note FROM children ORDER BY position").fetch_all(&mut *tx).await.unwrap();
+        assert_eq!(children, vec![("p1".to_string(), 0, Some("zero".to_string())), ("p1".to_string(), 1, None)]);
+        let orphan = Write::new("INSERT INTO children (parent_id, position) VALUES ($1, $2)", vec![Arg::Text("nobody".into()), Arg::Int(0)]);
+        assert!(Writes::new(child(2, None)).and(orphan).execute(&mut tx).await.is_err(), "a write that breaks a constraint is an error");
+        tx.rollback().await.unwrap();
+        db.close().await;
+    }
+
+    #[tokio::test]
+    async fn on_sqlite_writes_run_one_after_another() {
+        writes_land_together("sqlite::memory:").await;
+    }
+
+    #[tokio::test]
+    async fn on_postgres_writes_are_one_statement() {
+        writes_land_together(&postgres_url()).await;
+    }
+
+    #[test]
+    fn a_later_writes_placeholders_follow_the_earlier_ones() {
+        assert_eq!(renumbered("VALUES ($1, $2, $1) -- $12", 3), "VALUES ($4, $5, $4) -- $15");
+        assert_eq!(renumbered("price $ 1", 3), "price $ 1");
     }
 
     #[test]

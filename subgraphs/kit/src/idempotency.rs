@@ -5,7 +5,7 @@
 
 use sqlx::AnyConnection;
 
-use crate::db::{Db, inserted_once, now};
+use crate::db::{Arg, Db, Write, inserted_once, now};
 use crate::domain::IdempotencyKey;
 use crate::error::UserError;
 
@@ -38,7 +38,7 @@ impl Keyed<'_> {
         serde_json::to_string(&self.fingerprint).expect("strings serialize")
     }
 
-    /// What the key says, read before any work is done.
+    /// What the key says about this request.
     pub async fn recall(&self, db: &Db) -> Result<Recalled, sqlx::Error> {
         let known: Option<(String, String)> = sqlx::query_as(
             "SELECT fingerprint, result_id FROM idempotent_requests WHERE operation = $1 AND owner = $2 AND idempotency_key = $3",
@@ -59,19 +59,23 @@ impl Keyed<'_> {
     /// False when a concurrent twin took it first: the caller rolls back and
     /// answers what `recall` then says.
     pub async fn claim(&self, conn: &mut AnyConnection, result_id: &str) -> Result<bool, sqlx::Error> {
-        let inserted = sqlx::query(
-            "INSERT INTO idempotent_requests (operation, owner, idempotency_key, fingerprint, result_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+        inserted_once(self.claiming(result_id).execute(conn).await)
+    }
+
+    /// The write `claim` makes, to send with the writes of the result
+    /// (`Writes`): a unique violation then says a twin took the key.
+    pub fn claiming(&self, result_id: &str) -> Write {
+        Write::new(
+            "INSERT INTO idempotent_requests (operation, owner, idempotency_key, fingerprint, result_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            vec![
+                Arg::Text(self.operation.to_string()),
+                Arg::Text(self.owner.to_string()),
+                Arg::Text(self.key.as_str().to_string()),
+                Arg::Text(self.fingerprint()),
+                Arg::Text(result_id.to_string()),
+                Arg::Text(now()),
+            ],
         )
-        .bind(self.operation)
-        .bind(self.owner)
-        .bind(self.key.as_str())
-        .bind(self.fingerprint())
-        .bind(result_id)
-        .bind(now())
-        .execute(conn)
-        .await;
-        inserted_once(inserted)
     }
 }
 

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 
 use async_graphql::Enum;
 use events::contracts::{OrderCancelled, OrderConfirmed, OrderFulfilled, OrderLine, OrderPlaced, OrderRejected, PaymentFailed};
-use events::{Contract, Envelope, Outbox, Trace, record};
-use kit::db::{Batches, Db, ManyByKey, OneByKey, many_by_key, new_id, now, one_by_key};
+use events::{Contract, Envelope, Outbox, Trace, recording};
+use kit::db::{Arg, Batches, Db, ManyByKey, OneByKey, Write, Writes, is_unique_violation, many_by_key, new_id, now, one_by_key, query_with};
 use kit::domain::{Address, Email, IdempotencyKey};
 use kit::error::{ApiError, UserError};
 use kit::graph::GraphClient;
@@ -281,7 +281,6 @@ pub async fn transition(tx: &mut AnyConnection, order: &OrderRow, change: Change
         tracing::info!(order_id = %order.id, ?change, ?from, "order not in the change's from-states; nothing changed");
         return Ok(false);
     }
-    add_to_timeline(tx, &order.id, change.to(), change.reason().as_deref()).await?;
     let order_id = order.id.clone();
     let envelope = match change {
         Change::Confirm { lines } => Envelope::new(NAME, trace, &OrderConfirmed { order_id, customer_id: order.customer_id.clone(), lines: lines.to_vec() }),
@@ -294,22 +293,18 @@ pub async fn transition(tx: &mut AnyConnection, order: &OrderRow, change: Change
         Change::Cancel => Envelope::new(NAME, trace, &OrderCancelled { order_id }),
         Change::Fulfil { shipped } => Envelope::new(NAME, trace, shipped),
     };
-    record(tx, &envelope).await?;
+    Writes::new(timeline_entry(&order.id, change.to(), change.reason())).and(recording(&envelope)).execute(tx).await?;
     Ok(true)
 }
 
-async fn add_to_timeline(tx: &mut AnyConnection, order_id: &str, status: OrderStatus, reason: Option<&str>) -> Result<(), sqlx::Error> {
-    sqlx::query(
+/// The order's next timeline entry. Its position counts the entries before
+/// it, so a `Writes` holds at most one entry per order (none sees another's).
+fn timeline_entry(order_id: &str, status: OrderStatus, reason: Option<String>) -> Write {
+    Write::new(
         "INSERT INTO order_timeline (order_id, position, status, at, reason) \
          VALUES ($1, (SELECT COALESCE(MAX(position), -1) + 1 FROM order_timeline WHERE order_id = $1), $2, $3, $4)",
+        vec![Arg::Text(order_id.to_string()), Arg::Text(status.as_str().to_string()), Arg::Text(now()), Arg::OptionalText(reason)],
     )
-    .bind(order_id)
-    .bind(status.as_str())
-    .bind(now())
-    .bind(reason)
-    .execute(tx)
-    .await?;
-    Ok(())
 }
 
 /// The lines of each of `order_ids`, in one statement, for the events that carry them.
@@ -449,9 +444,29 @@ fn refused(code: &str, field: &str, message: impl Into<String>) -> Placed {
 pub async fn place_order(db: &Db, graph: &GraphClient, outbox: &Outbox, request: &PlaceOrder<'_>) -> Result<Placed, ApiError> {
     let owner = request.owner();
     let keyed = request.keyed(&owner);
-    if let Some(answer) = recalled(db, &keyed, request).await? {
-        return Ok(answer);
+    // The key is read only when no order was placed now, rather than before
+    // every order: a request sent again finds its cart ordered, its total
+    // changed or its key taken, and is answered what the key says.
+    let placed = place_new_order(db, graph, outbox, request, &keyed).await;
+    if matches!(placed, Ok(Placed::Order { .. })) {
+        return placed;
     }
+    match (recalled(db, &keyed, request).await, placed) {
+        (Ok(Some(answer)), Err(error)) => {
+            tracing::info!(error = %format!("{error:?}"), "placing the order again failed; answered what its idempotency key says");
+            Ok(answer)
+        }
+        (Ok(Some(answer)), Ok(_)) => Ok(answer),
+        (Ok(None), placed) => placed,
+        (Err(error), Ok(_)) => Err(error),
+        (Err(error), Err(placing)) => {
+            tracing::warn!(error = %format!("{error:?}"), "could not read the idempotency key after placing the order failed");
+            Err(placing)
+        }
+    }
+}
+
+async fn place_new_order(db: &Db, graph: &GraphClient, outbox: &Outbox, request: &PlaceOrder<'_>, keyed: &Keyed<'_>) -> Result<Placed, ApiError> {
     let cart = match read_cart(graph, request.cart_id, request.authorization, "input.cartId").await? {
         Ok(cart) => cart,
         Err(refusal) => return Ok(Placed::Refused(refusal)),
@@ -469,22 +484,29 @@ pub async fn place_order(db: &Db, graph: &GraphClient, outbox: &Outbox, request:
     }
 
     let order_id = new_id();
-    let mut tx = db.begin().await?;
-    // The key first, so that a concurrent request with the same key finds its twin's order.
-    if !keyed.claim(&mut tx, &order_id).await? {
-        tx.rollback().await?;
-        return Ok(recalled(db, &keyed, request).await?.expect("a twin request claimed the key"));
-    }
-    if !claim_cart(&mut tx, request.cart_id, &order_id).await? {
-        tx.rollback().await?;
-        return Ok(refused("CART_ALREADY_ORDERED", "input.cartId", "this cart has been ordered already"));
-    }
-    let order = insert_order(&mut tx, &order_id, request, &cart, &quote).await?;
-    let access_token = match request.customer_id {
-        None => Some(grant_access(&mut tx, &order_id).await?),
-        Some(_) => None,
+    let (access_token, grant) = match request.customer_id {
+        None => {
+            let (token, grant) = access_grant(&order_id);
+            (Some(token), Some(grant))
+        }
+        Some(_) => (None, None),
     };
-    tx.commit().await?;
+    let placing = order_writes(&order_id, request, &cart, &quote)
+        .and(keyed.claiming(&order_id))
+        .and(Write::new(
+            "INSERT INTO cart_claims (cart_id, order_id) VALUES ($1, $2)",
+            vec![Arg::Text(request.cart_id.to_string()), Arg::Text(order_id.clone())],
+        ))
+        .and_all(grant);
+    let order: OrderRow = match placing.commit(db).await {
+        Ok(order) => order,
+        // Another order holds the cart; or, when none does, another request
+        // took the key first, and `place_order` answers what the key says.
+        Err(error) if is_unique_violation(&error) && cart_is_claimed(db, request.cart_id).await? => {
+            return Ok(refused("CART_ALREADY_ORDERED", "input.cartId", "this cart has been ordered already"));
+        }
+        Err(error) => return Err(error.into()),
+    };
     outbox.committed();
     Ok(Placed::Order { order, access_token })
 }
@@ -498,9 +520,8 @@ async fn recalled(db: &Db, keyed: &Keyed<'_>, request: &PlaceOrder<'_>) -> Resul
             let order = find_order(db, &order_id).await?.ok_or_else(|| anyhow::anyhow!("idempotency key names missing order {order_id}"))?;
             let access_token = match request.customer_id {
                 None => {
-                    let mut tx = db.begin().await?;
-                    let token = grant_access(&mut tx, &order_id).await?;
-                    tx.commit().await?;
+                    let (token, grant) = access_grant(&order_id);
+                    query_with(&grant.sql, &grant.args).execute(db).await?;
                     Some(token)
                 }
                 Some(_) => None,
@@ -510,16 +531,15 @@ async fn recalled(db: &Db, keyed: &Keyed<'_>, request: &PlaceOrder<'_>) -> Resul
     })
 }
 
-/// A new token that reads and follows `order_id`, of which only the hash is kept.
-async fn grant_access(conn: &mut AnyConnection, order_id: &str) -> Result<String, sqlx::Error> {
+/// A new token that reads and follows `order_id`, and the write that grants
+/// it: only the token's hash is kept.
+fn access_grant(order_id: &str) -> (String, Write) {
     let token = format!("oat_{}", hex(&rand::random::<[u8; 32]>()));
-    sqlx::query("INSERT INTO order_access_tokens (token_hash, order_id, created_at) VALUES ($1, $2, $3)")
-        .bind(token_hash(&token))
-        .bind(order_id)
-        .bind(now())
-        .execute(conn)
-        .await?;
-    Ok(token)
+    let grant = Write::new(
+        "INSERT INTO order_access_tokens (token_hash, order_id, created_at) VALUES ($1, $2, $3)",
+        vec![Arg::Text(token_hash(&token)), Arg::Text(order_id.to_string()), Arg::Text(now())],
+    );
+    (token, grant)
 }
 
 /// Whether `token` is one of `order_id`'s access tokens.
@@ -630,10 +650,9 @@ pub async fn quote_cart(
     Ok(pricing::quote(db, cart.subtotal, Some(destination), method, "shippingMethod").await?)
 }
 
-/// Takes the cart for `order_id`: false when another order holds it.
-async fn claim_cart(tx: &mut AnyConnection, cart_id: &str, order_id: &str) -> Result<bool, sqlx::Error> {
-    let claimed = sqlx::query("INSERT INTO cart_claims (cart_id, order_id) VALUES ($1, $2)").bind(cart_id).bind(order_id).execute(tx).await;
-    kit::db::inserted_once(claimed)
+/// Whether an order holds the cart.
+async fn cart_is_claimed(db: &Db, cart_id: &str) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("SELECT 1 FROM cart_claims WHERE cart_id = $1").bind(cart_id).fetch_optional(db).await?.is_some())
 }
 
 /// Lets the cart be ordered again, once the order that held it has failed.
@@ -647,53 +666,53 @@ fn json_of(address: &Option<Address>) -> Option<String> {
     address.as_ref().map(|address| serde_json::to_string(address).expect("an address serializes"))
 }
 
-/// Writes the order, its lines, its first timeline entry and OrderPlaced; answers the order.
-async fn insert_order(tx: &mut AnyConnection, order_id: &str, request: &PlaceOrder<'_>, cart: &PricedCart, quote: &Quote) -> anyhow::Result<OrderRow> {
+/// The writes of a new order: the order (returned), its lines, its first timeline entry and OrderPlaced.
+fn order_writes(order_id: &str, request: &PlaceOrder<'_>, cart: &PricedCart, quote: &Quote) -> Writes {
     let now = now();
     let number = format!("SO-{}", &uuid::Uuid::new_v4().simple().to_string()[..10].to_uppercase());
     let totals = &quote.totals;
-    let order: OrderRow = sqlx::query_as(&format!(
-        "INSERT INTO orders (id, number, customer_id, cart_id, status, total_minor, currency, created_at, updated_at, payment_token, correlation_id, traceparent, \
-         shipping_address, billing_address, email, subtotal_minor, shipping_minor, tax_minor, taxes_included, shipping_method) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING {ORDER_COLUMNS}"
-    ))
-    .bind(order_id)
-    .bind(&number)
-    .bind(request.customer_id.unwrap_or_default())
-    .bind(request.cart_id)
-    .bind(OrderStatus::Pending.as_str())
-    .bind(totals.total.minor_units)
-    .bind(totals.total.currency.as_str())
-    .bind(&now)
-    .bind(request.payment_token)
-    .bind(&request.trace.correlation_id)
-    .bind(&request.trace.traceparent)
-    .bind(json_of(&request.shipping_address))
-    .bind(json_of(&request.billing_address))
-    .bind(request.email.as_ref().map(Email::as_str))
-    .bind(totals.subtotal.minor_units)
-    .bind(totals.shipping.minor_units)
-    .bind(totals.tax.minor_units)
-    .bind(i64::from(totals.taxes_included))
-    .bind(quote.chosen.as_ref().map(|method| method.code.as_str()))
-    .fetch_one(&mut *tx)
-    .await?;
-    for (position, line) in cart.lines.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO order_lines (order_id, position, sku, product_id, quantity, unit_price_minor, currency) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    let order = Write::new(
+        format!(
+            "INSERT INTO orders (id, number, customer_id, cart_id, status, total_minor, currency, created_at, updated_at, payment_token, correlation_id, traceparent, \
+             shipping_address, billing_address, email, subtotal_minor, shipping_minor, tax_minor, taxes_included, shipping_method) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING {ORDER_COLUMNS}"
+        ),
+        vec![
+            Arg::Text(order_id.to_string()),
+            Arg::Text(number),
+            Arg::Text(request.customer_id.unwrap_or_default().to_string()),
+            Arg::Text(request.cart_id.to_string()),
+            Arg::Text(OrderStatus::Pending.as_str().to_string()),
+            Arg::Int(totals.total.minor_units),
+            Arg::Text(totals.total.currency.as_str().to_string()),
+            Arg::Text(now),
+            Arg::Text(request.payment_token.to_string()),
+            Arg::Text(request.trace.correlation_id.clone()),
+            Arg::OptionalText(request.trace.traceparent.clone()),
+            Arg::OptionalText(json_of(&request.shipping_address)),
+            Arg::OptionalText(json_of(&request.billing_address)),
+            Arg::OptionalText(request.email.as_ref().map(|email| email.as_str().to_string())),
+            Arg::Int(totals.subtotal.minor_units),
+            Arg::Int(totals.shipping.minor_units),
+            Arg::Int(totals.tax.minor_units),
+            Arg::Int(i64::from(totals.taxes_included)),
+            Arg::OptionalText(quote.chosen.as_ref().map(|method| method.code.clone())),
+        ],
+    );
+    let lines = cart.lines.iter().enumerate().map(|(position, line)| {
+        Write::new(
+            "INSERT INTO order_lines (order_id, position, sku, product_id, quantity, unit_price_minor, currency) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            vec![
+                Arg::Text(order_id.to_string()),
+                Arg::Int(position as i64),
+                Arg::Text(line.sku.clone()),
+                Arg::Text(line.product_id.clone()),
+                Arg::Int(line.quantity),
+                Arg::Int(line.unit_price_minor),
+                Arg::Text(line.currency.clone()),
+            ],
         )
-        .bind(order_id)
-        .bind(position as i64)
-        .bind(&line.sku)
-        .bind(&line.product_id)
-        .bind(line.quantity)
-        .bind(line.unit_price_minor)
-        .bind(&line.currency)
-        .execute(&mut *tx)
-        .await?;
-    }
-    add_to_timeline(tx, order_id, OrderStatus::Pending, None).await?;
+    });
     let placed = OrderPlaced {
         order_id: order_id.to_string(),
         customer_id: request.customer_id.unwrap_or_default().to_string(),
@@ -702,8 +721,7 @@ async fn insert_order(tx: &mut AnyConnection, order_id: &str, request: &PlaceOrd
         total_minor: totals.total.minor_units,
         currency: totals.total.currency.as_str().to_string(),
     };
-    record(tx, &Envelope::new(NAME, request.trace, &placed)).await?;
-    Ok(order)
+    Writes::new(order).and_all(lines).and(timeline_entry(order_id, OrderStatus::Pending, None)).and(recording(&Envelope::new(NAME, request.trace, &placed)))
 }
 
 /// What a change to a placed order (cancel, fulfil, refund, return) answers.

@@ -16,10 +16,15 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use kit::db::{Db, new_id, now};
+use kit::db::{Arg, Db, new_id, now, query_as_with};
 use kit::money::Money;
 
 use crate::payment::{Authorization, PaymentGateway};
+
+/// Records an authorization, or answers the one recorded before.
+const DECIDE: &str = "INSERT INTO sandbox_payments (order_id, amount_minor, currency, status, authorization_id, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (order_id) DO UPDATE SET order_id = excluded.order_id \
+     RETURNING status, authorization_id";
 
 pub struct SandboxGateway {
     db: Db,
@@ -56,20 +61,28 @@ impl PaymentGateway for SandboxGateway {
         };
         // The order id is the idempotency key: the first call decides, and a
         // later one reads what it decided (the update changes nothing).
-        let (status, authorization_id): (String, Option<String>) = sqlx::query_as(
-            "INSERT INTO sandbox_payments (order_id, amount_minor, currency, status, authorization_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (order_id) DO UPDATE SET order_id = excluded.order_id \
-             RETURNING status, authorization_id",
-        )
-        .bind(order_id)
-        .bind(amount.minor_units)
-        .bind(amount.currency.as_str())
-        .bind(status)
-        .bind(&authorization_id)
-        .bind(now())
-        .fetch_one(&self.db)
-        .await?;
-        self.record_call(order_id, "AUTHORIZE", &status).await?;
+        let args = vec![
+            Arg::Text(order_id.to_string()),
+            Arg::Int(amount.minor_units),
+            Arg::Text(amount.currency.as_str().to_string()),
+            Arg::Text(status.to_string()),
+            Arg::OptionalText(authorization_id),
+            Arg::Text(now()),
+        ];
+        let (status, authorization_id): (String, Option<String>) = if self.db.is_postgres() {
+            // The call is logged by the statement that decides: one round trip
+            // and one commit, for the sandbox shares the machine with the shop.
+            let args = [args, vec![Arg::Text(new_id())]].concat();
+            let decide_and_log = format!(
+                "WITH payment AS ({DECIDE}), logged AS (INSERT INTO sandbox_payment_calls (id, order_id, operation, outcome, at) \
+                 SELECT $7, $1, 'AUTHORIZE', status, $6 FROM payment) SELECT status, authorization_id FROM payment"
+            );
+            query_as_with(&decide_and_log, &args).fetch_one(&self.db).await?
+        } else {
+            let decided: (String, Option<String>) = query_as_with(DECIDE, &args).fetch_one(&self.db).await?;
+            self.record_call(order_id, "AUTHORIZE", &decided.0).await?;
+            decided
+        };
         Ok(match authorization_id {
             Some(authorization_id) if status != "DECLINED" => Authorization::Authorized { authorization_id },
             _ => Authorization::Declined { reason: "the card was declined".into() },

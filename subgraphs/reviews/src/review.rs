@@ -1,6 +1,6 @@
 //! Reviews and ratings, and the purchases that make a review verified.
 
-use kit::db::{Arg, Batches, Db, OneByKey, is_unique_violation, one_by_key};
+use kit::db::{Arg, Batches, Db, OneByKey, Write, Writes, is_unique_violation, one_by_key};
 use kit::domain::Rating;
 use sqlx::AnyConnection;
 
@@ -169,17 +169,15 @@ pub async fn moderate_review(db: &Db, id: &str, status: ReviewStatus) -> Result<
 /// A confirmed order: the customer bought these products, so their reviews
 /// of them, past and future, are verified purchases.
 pub async fn record_purchase(tx: &mut AnyConnection, customer_id: &str, product_ids: &[&str]) -> Result<(), sqlx::Error> {
-    for product_id in product_ids {
-        sqlx::query("INSERT INTO purchases (customer_id, product_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(customer_id)
-            .bind(product_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE reviews SET verified_purchase = 1 WHERE customer_id = $1 AND product_id = $2")
-            .bind(customer_id)
-            .bind(product_id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    Ok(())
+    let bought = |sql: &'static str, product_id: &str| Write::new(sql, vec![Arg::Text(customer_id.to_string()), Arg::Text(product_id.to_string())]);
+    // Each product once: writes sent together do not see each other's rows.
+    let products: std::collections::BTreeSet<&str> = product_ids.iter().copied().collect();
+    let mut writes = products.into_iter().flat_map(|product_id| {
+        [
+            bought("INSERT INTO purchases (customer_id, product_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", product_id),
+            bought("UPDATE reviews SET verified_purchase = 1 WHERE customer_id = $1 AND product_id = $2", product_id),
+        ]
+    });
+    let Some(first) = writes.next() else { return Ok(()) };
+    Writes::new(first).and_all(writes).execute(tx).await
 }

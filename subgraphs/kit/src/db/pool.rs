@@ -185,11 +185,7 @@ impl DerefMut for Tx {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn postgres_url() -> String {
-        let server = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-        format!("{}/postgres", server.trim_end_matches('/'))
-    }
+    use crate::db::tests::postgres_url;
 
     /// One connection, so every use below is the same session (or its replacement).
     fn one_connection(url: &str) -> Pool {
