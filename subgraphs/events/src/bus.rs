@@ -135,6 +135,13 @@ impl Bus {
         self.0.live.follow(key)
     }
 
+    /// Hands a committed event to this process's followers now, before the
+    /// relay publishes it: they hear it again then, and must take an event
+    /// heard twice, or one heard after a later one, as nothing new.
+    pub(super) fn announce(&self, envelope: &Envelope) {
+        self.0.live.publish(envelope);
+    }
+
     /// Publishes one event; Ok means it will never be lost: every in-process
     /// subscriber has handled it, or JetStream has stored it.
     pub async fn publish(&self, envelope: &Envelope) -> anyhow::Result<()> {

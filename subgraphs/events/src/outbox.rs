@@ -85,6 +85,17 @@ impl Outbox {
         self.wake.notify_one();
     }
 
+    /// As `committed`, and hands `events` to this process's followers at
+    /// once: a storefront following its order hears the change as soon as it
+    /// has happened, not after the relay and the broker (or, in process,
+    /// every consumer) have passed it on. Followers hear it again from the bus.
+    pub fn committed_and_announced(&self, events: &[Envelope]) {
+        for envelope in events {
+            self.bus.announce(envelope);
+        }
+        self.committed();
+    }
+
     /// Publishes committed events until `shutdown`. Events are leased, so
     /// replicas share the work and no transaction stays open while the bus is busy.
     pub async fn relay(self, shutdown: watch::Receiver<bool>) {
@@ -209,4 +220,28 @@ pub async fn sent_about(db: &Db, order_id: &str) -> Result<Vec<SentEvent>, sqlx:
         .bind(format!("%\"order_id\":\"{order_id}\"%"))
         .fetch_all(db)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::FutureExt as _;
+
+    use super::*;
+    use crate::contracts::OrderCancelled;
+    use crate::{BusConfig, Trace};
+
+    #[tokio::test]
+    async fn a_committed_event_reaches_this_process_s_followers_before_the_relay_publishes_it() {
+        let db = kit::db::connect("sqlite::memory:", vec![kit::db::migrator(), crate::migrator()]).await.unwrap();
+        let bus = Bus::connect(&BusConfig::InProcess).await.unwrap();
+        // No relay runs: only the announcement can reach the follower.
+        let outbox = Outbox::new(db, bus.clone(), Retry::default());
+        let mut following = bus.follow("o1");
+        let mut elsewhere = bus.follow("o2");
+        let cancelled = Envelope::new("orders", &Trace::default(), &OrderCancelled { order_id: "o1".into() });
+        outbox.committed_and_announced(std::slice::from_ref(&cancelled));
+        // Announcing is done when it returns: what was heard can be read at once.
+        assert_eq!(following.recv().now_or_never().expect("heard already").unwrap().id, cancelled.id);
+        assert!(elsewhere.recv().now_or_never().is_none(), "only the order's followers hear it");
+    }
 }

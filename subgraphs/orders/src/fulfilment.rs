@@ -183,9 +183,9 @@ pub async fn fulfil_order(db: &Db, gateway: &dyn PaymentGateway, outbox: &Outbox
         tracking_number: shipment.tracking_number.to_string(),
         complete: left.values().all(|units| *units == 0),
     };
-    transition(&mut tx, &order, Change::Fulfil { shipped: &shipped }, request.trace).await?;
+    let fulfilled = transition(&mut tx, &order, Change::Fulfil { shipped: &shipped }, request.trace).await?;
     tx.commit().await?;
-    outbox.committed();
+    outbox.committed_and_announced(fulfilled.as_slice());
     Ok(Changed::Order(current(db, &order.id).await?))
 }
 

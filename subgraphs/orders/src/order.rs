@@ -72,6 +72,23 @@ impl OrderStatus {
             .find(|status| status.as_str() == text)
             .ok_or_else(|| anyhow::anyhow!("stored order status {text:?}"))
     }
+
+    /// The statuses an order moves to this one from: every change of status
+    /// is one of these moves (`Change`).
+    pub fn reached_from(self) -> &'static [OrderStatus] {
+        match self {
+            OrderStatus::Pending => &[],
+            OrderStatus::Confirmed | OrderStatus::Rejected | OrderStatus::PaymentFailed => &[OrderStatus::Pending],
+            OrderStatus::Cancelled => &[OrderStatus::Confirmed],
+            OrderStatus::PartiallyFulfilled | OrderStatus::Fulfilled => &[OrderStatus::Confirmed, OrderStatus::PartiallyFulfilled],
+        }
+    }
+
+    /// Whether an order last known to be `last` can be this now: the same
+    /// status heard again, or one move on.
+    pub fn can_follow(self, last: OrderStatus) -> bool {
+        self == last || self.reached_from().contains(&last)
+    }
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -215,11 +232,7 @@ pub enum Change<'a> {
 
 impl Change<'_> {
     fn from(self) -> &'static [OrderStatus] {
-        match self {
-            Change::Confirm { .. } | Change::Reject { .. } | Change::FailPayment { .. } => &[OrderStatus::Pending],
-            Change::Cancel => &[OrderStatus::Confirmed],
-            Change::Fulfil { .. } => &[OrderStatus::Confirmed, OrderStatus::PartiallyFulfilled],
-        }
+        self.to().reached_from()
     }
 
     fn to(self) -> OrderStatus {
@@ -264,9 +277,10 @@ pub fn status_announced_by(envelope: &Envelope) -> Option<OrderStatus> {
 
 /// The one way an order changes status: only from the change's from-states
 /// (a conditional update, so two steps racing cannot both win), with its
-/// timeline entry and its event, all in `tx`. False, logged, when the order
-/// is not in a from-state: an illegal change does nothing.
-pub async fn transition(tx: &mut AnyConnection, order: &OrderRow, change: Change<'_>, trace: &Trace) -> anyhow::Result<bool> {
+/// timeline entry and its event, all in `tx`; answers the event, to announce
+/// once `tx` commits. None, logged, when the order is not in a from-state: an
+/// illegal change does nothing.
+pub async fn transition(tx: &mut AnyConnection, order: &OrderRow, change: Change<'_>, trace: &Trace) -> anyhow::Result<Option<Envelope>> {
     let from: Vec<&str> = change.from().iter().map(|status| status.as_str()).collect();
     let moved = sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status IN ($4, $5)")
         .bind(change.to().as_str())
@@ -279,7 +293,7 @@ pub async fn transition(tx: &mut AnyConnection, order: &OrderRow, change: Change
         .await?;
     if moved.rows_affected() == 0 {
         tracing::info!(order_id = %order.id, ?change, ?from, "order not in the change's from-states; nothing changed");
-        return Ok(false);
+        return Ok(None);
     }
     let order_id = order.id.clone();
     let envelope = match change {
@@ -294,7 +308,7 @@ pub async fn transition(tx: &mut AnyConnection, order: &OrderRow, change: Change
         Change::Fulfil { shipped } => Envelope::new(NAME, trace, shipped),
     };
     Writes::new(timeline_entry(&order.id, change.to(), change.reason())).and(recording(&envelope)).execute(tx).await?;
-    Ok(true)
+    Ok(Some(envelope))
 }
 
 /// The order's next timeline entry. Its position counts the entries before
@@ -318,8 +332,9 @@ pub async fn lines_of_orders(tx: &mut AnyConnection, order_ids: &[String]) -> Re
     Ok(lines)
 }
 
-/// Stock and payment are settled: the order (whose `lines` OrderConfirmed carries) is confirmed.
-pub async fn confirm_order(tx: &mut AnyConnection, order: &OrderRow, lines: &[OrderLine]) -> anyhow::Result<bool> {
+/// Stock and payment are settled: the order (whose `lines` OrderConfirmed
+/// carries) is confirmed. Answers OrderConfirmed; None when it had settled already.
+pub async fn confirm_order(tx: &mut AnyConnection, order: &OrderRow, lines: &[OrderLine]) -> anyhow::Result<Option<Envelope>> {
     transition(tx, order, Change::Confirm { lines }, &order.trace()).await
 }
 
@@ -327,7 +342,7 @@ pub async fn confirm_order(tx: &mut AnyConnection, order: &OrderRow, lines: &[Or
 /// it is rejected and its cart may be ordered again.
 pub async fn reject_order(tx: &mut AnyConnection, order_id: &str, reason: &str, trace: &Trace) -> anyhow::Result<()> {
     let order = find_order(&mut *tx, order_id).await?.ok_or_else(|| anyhow::anyhow!("no order {order_id}"))?;
-    if transition(tx, &order, Change::Reject { reason }, trace).await? {
+    if transition(tx, &order, Change::Reject { reason }, trace).await?.is_some() {
         release_cart_claim(tx, &order).await?;
     }
     Ok(())
@@ -351,11 +366,11 @@ pub async fn expire_reservations(db: &Db, outbox: &Outbox, ttl: std::time::Durat
     for (order_id,) in due {
         let mut tx = db.begin().await?;
         let Some(order) = find_order(&mut *tx, &order_id).await? else { continue };
-        if transition(&mut tx, &order, Change::Reject { reason: "RESERVATION_EXPIRED" }, &order.trace()).await? {
+        if let Some(rejected) = transition(&mut tx, &order, Change::Reject { reason: "RESERVATION_EXPIRED" }, &order.trace()).await? {
             release_cart_claim(&mut tx, &order).await?;
             payment_due(&mut tx, &order_id).await?;
             tx.commit().await?;
-            outbox.committed();
+            outbox.committed_and_announced(&[rejected]);
             expired += 1;
             tracing::info!(%order_id, "the order did not settle in time: rejected, its stock released");
         }
@@ -363,12 +378,14 @@ pub async fn expire_reservations(db: &Db, outbox: &Outbox, ttl: std::time::Durat
     Ok(expired)
 }
 
-/// The payment was declined: the order failed and its cart may be ordered again.
-pub async fn fail_payment(tx: &mut AnyConnection, order: &OrderRow, reason: &str) -> anyhow::Result<()> {
-    if transition(tx, order, Change::FailPayment { reason }, &order.trace()).await? {
+/// The payment was declined: the order failed and its cart may be ordered
+/// again. Answers PaymentFailed; None when it had settled already.
+pub async fn fail_payment(tx: &mut AnyConnection, order: &OrderRow, reason: &str) -> anyhow::Result<Option<Envelope>> {
+    let failed = transition(tx, order, Change::FailPayment { reason }, &order.trace()).await?;
+    if failed.is_some() {
         release_cart_claim(tx, order).await?;
     }
-    Ok(())
+    Ok(failed)
 }
 
 /// A placeOrder request, as the customer or guest sent it.
@@ -748,9 +765,9 @@ pub async fn cancel_order(db: &Db, gateway: &dyn PaymentGateway, outbox: &Outbox
         return Ok(not_cancellable("being fulfilled"));
     }
     let mut tx = db.begin().await?;
-    transition(&mut tx, &order, Change::Cancel, trace).await?;
+    let cancelled = transition(&mut tx, &order, Change::Cancel, trace).await?;
     tx.commit().await?;
-    outbox.committed();
+    outbox.committed_and_announced(cancelled.as_slice());
     let order = find_order(db, &order.id).await?.ok_or_else(|| anyhow::anyhow!("order {} vanished", order.id))?;
     Ok(Changed::Order(order))
 }
@@ -799,12 +816,21 @@ mod tests {
         assert_eq!((skus("o1"), skus("o2"), skus("o3")), (Some(vec!["A", "B"]), Some(vec!["C"]), None));
     }
 
+    #[test]
+    fn a_status_heard_out_of_turn_does_not_follow_the_last_one() {
+        assert!(OrderStatus::Confirmed.can_follow(OrderStatus::Pending));
+        assert!(OrderStatus::Confirmed.can_follow(OrderStatus::Confirmed), "heard again");
+        assert!(!OrderStatus::Confirmed.can_follow(OrderStatus::Cancelled), "the confirmation heard after the cancellation");
+        assert!(!OrderStatus::PartiallyFulfilled.can_follow(OrderStatus::Fulfilled), "a first shipment heard after the last");
+        assert!(!OrderStatus::Cancelled.can_follow(OrderStatus::Pending), "the confirmation missed");
+    }
+
     #[tokio::test]
     async fn an_illegal_change_is_a_no_op() {
         let (db, order) = db_with_order(OrderStatus::Confirmed).await;
         let mut tx = db.begin().await.unwrap();
         for change in [Change::Confirm { lines: &[] }, Change::Reject { reason: "OUT_OF_STOCK" }, Change::FailPayment { reason: "declined" }] {
-            assert!(!transition(&mut tx, &order, change, &Trace::default()).await.unwrap(), "{change:?} from CONFIRMED");
+            assert!(transition(&mut tx, &order, change, &Trace::default()).await.unwrap().is_none(), "{change:?} from CONFIRMED");
         }
         tx.commit().await.unwrap();
         assert_eq!(find_order(&db, "o1").await.unwrap().unwrap().status, "CONFIRMED");
@@ -834,11 +860,12 @@ mod tests {
         for (from, change) in changes {
             let (db, order) = db_with_order(from).await;
             let mut tx = db.begin().await.unwrap();
-            assert!(transition(&mut tx, &order, change, &Trace::default()).await.unwrap());
+            let answered = transition(&mut tx, &order, change, &Trace::default()).await.unwrap().expect("a legal change");
             tx.commit().await.unwrap();
-            let (event_type, payload): (String, String) = sqlx::query_as("SELECT event_type, payload FROM outbox").fetch_one(&db).await.unwrap();
-            let envelope = Envelope { event_type, payload: serde_json::from_str(&payload).unwrap(), ..Envelope::new(NAME, &Trace::default(), &OrderCancelled { order_id: "o1".into() }) };
-            assert_eq!(status_announced_by(&envelope), Some(change.to()), "{change:?}");
+            let (id, event_type, payload): (String, String, String) = sqlx::query_as("SELECT id, event_type, payload FROM outbox").fetch_one(&db).await.unwrap();
+            let recorded = (id.as_str(), event_type.as_str(), serde_json::from_str::<serde_json::Value>(&payload).unwrap());
+            assert_eq!(recorded, (answered.id.as_str(), answered.event_type.as_str(), answered.payload.clone()), "the event answered is the one recorded");
+            assert_eq!(status_announced_by(&answered), Some(change.to()), "{change:?}");
         }
     }
 
@@ -846,7 +873,7 @@ mod tests {
     async fn a_legal_change_moves_the_status_with_its_timeline_entry_and_event() {
         let (db, order) = db_with_order(OrderStatus::Confirmed).await;
         let mut tx = db.begin().await.unwrap();
-        assert!(transition(&mut tx, &order, Change::Cancel, &Trace::default()).await.unwrap());
+        assert!(transition(&mut tx, &order, Change::Cancel, &Trace::default()).await.unwrap().is_some());
         tx.commit().await.unwrap();
         assert_eq!(find_order(&db, "o1").await.unwrap().unwrap().status().unwrap(), OrderStatus::Cancelled);
         assert_eq!(count(&db, "SELECT COUNT(*) FROM order_timeline WHERE status = 'CANCELLED' AND reason = 'CANCELLED_BY_CUSTOMER'").await, 1);

@@ -254,19 +254,22 @@ impl Payments {
             authorized.iter().filter(|(_, authorization)| matches!(authorization, Authorization::Authorized { .. })).map(|(order, _)| order.id.clone()).collect();
         let lines = lines_of_orders(&mut tx, &confirmed).await?;
         let mut settled = Vec::with_capacity(authorized.len());
+        let mut announced = Vec::new();
         for (order, authorization) in authorized {
-            settled.push(match authorization {
-                Authorization::Authorized { .. } => confirm_order(&mut tx, order, lines.get(&order.id).map_or(&[], Vec::as_slice)).await?,
-                Authorization::Declined { reason } => {
-                    fail_payment(&mut tx, order, reason).await?;
-                    true
+            let (settled_here, event) = match authorization {
+                Authorization::Authorized { .. } => {
+                    let confirmed = confirm_order(&mut tx, order, lines.get(&order.id).map_or(&[], Vec::as_slice)).await?;
+                    (confirmed.is_some(), confirmed)
                 }
-            });
+                Authorization::Declined { reason } => (true, fail_payment(&mut tx, order, reason).await?),
+            };
+            settled.push(settled_here);
+            announced.extend(event);
         }
         let finished: Vec<String> = authorized.iter().zip(&settled).filter(|(_, settled)| **settled).map(|((order, _), _)| order.id.clone()).collect();
         PAYMENTS_DUE.finish(&mut *tx, &finished).await?;
         tx.commit().await?;
-        self.outbox.committed();
+        self.outbox.committed_and_announced(&announced);
         Ok(settled)
     }
 }

@@ -822,19 +822,27 @@ impl Subscription {
                 if unsent {
                     return Some((Order(order.clone()), (db, live, order, false)));
                 }
-                let moved_to = match live.recv().await {
-                    // Only orders' own status changes move an order's status, and
-                    // each says to what: no need to read the order again.
+                let announced = match live.recv().await {
                     Ok(event) => match status_announced_by(&event) {
-                        Some(status) => status.as_str().to_string(),
+                        Some(status) => Some(status),
                         None => continue,
                     },
-                    // Events were missed: read where the order stands now.
-                    Err(RecvError::Lagged(_)) => match find_order(&db, &order.id).await {
+                    // Events were missed.
+                    Err(RecvError::Lagged(_)) => None,
+                    Err(RecvError::Closed) => return None,
+                };
+                let moved_to = match announced {
+                    // Only orders' own status changes move an order's status, and
+                    // each says to what: no need to read the order again.
+                    Some(status) if order.status().is_ok_and(|last| status.can_follow(last)) => status.as_str().to_string(),
+                    // Events were missed, or one came out of turn (the process
+                    // that makes a change announces it at once, so it can overtake
+                    // an earlier change coming through the bus): the order says
+                    // where it stands now.
+                    _ => match find_order(&db, &order.id).await {
                         Ok(Some(now)) => now.status,
                         _ => continue,
                     },
-                    Err(RecvError::Closed) => return None,
                 };
                 if moved_to != order.status {
                     order.status = moved_to;
