@@ -292,8 +292,12 @@ impl Write {
         Write { sql: sql.into(), args }
     }
 
-    pub async fn execute(&self, conn: &mut sqlx::AnyConnection) -> Result<AnyQueryResult, sqlx::Error> {
-        query_with(&self.sql, &self.args).execute(conn).await
+    /// Runs it alone, on a connection, in a transaction or on the pool.
+    pub async fn execute<'c, E>(&self, executor: E) -> Result<AnyQueryResult, sqlx::Error>
+    where
+        E: Executor<'c, Database = sqlx::Any>,
+    {
+        query_with(&self.sql, &self.args).execute(executor).await
     }
 }
 

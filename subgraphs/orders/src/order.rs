@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use async_graphql::Enum;
 use events::contracts::{OrderCancelled, OrderConfirmed, OrderFulfilled, OrderLine, OrderPlaced, OrderRejected, PaymentFailed};
 use events::{Contract, Envelope, Outbox, Trace, recording};
-use kit::db::{Arg, Batches, Db, ManyByKey, OneByKey, Write, Writes, is_unique_violation, many_by_key, new_id, now, one_by_key, query_with};
+use kit::db::{Arg, Batches, Db, ManyByKey, OneByKey, Write, Writes, is_unique_violation, many_by_key, new_id, now, one_by_key};
 use kit::domain::{Address, Email, IdempotencyKey};
 use kit::error::{ApiError, UserError};
 use kit::graph::GraphClient;
@@ -75,7 +75,7 @@ impl OrderStatus {
 
     /// The statuses an order moves to this one from: every change of status
     /// is one of these moves (`Change`).
-    pub fn reached_from(self) -> &'static [OrderStatus] {
+    fn reached_from(self) -> &'static [OrderStatus] {
         match self {
             OrderStatus::Pending => &[],
             OrderStatus::Confirmed | OrderStatus::Rejected | OrderStatus::PaymentFailed => &[OrderStatus::Pending],
@@ -538,7 +538,7 @@ async fn recalled(db: &Db, keyed: &Keyed<'_>, request: &PlaceOrder<'_>) -> Resul
             let access_token = match request.customer_id {
                 None => {
                     let (token, grant) = access_grant(&order_id);
-                    query_with(&grant.sql, &grant.args).execute(db).await?;
+                    grant.execute(db).await?;
                     Some(token)
                 }
                 Some(_) => None,
