@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
 use futures::StreamExt;
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::Envelope;
 use super::contracts::SUBSCRIPTIONS;
@@ -201,7 +201,7 @@ impl Bus {
                 consumers.lock().expect("no panics under this lock").insert(consumer.name, Some(sender));
                 // The relay sends an ordering key's next event only once this
                 // one is handled, so deliveries may be handled side by side.
-                let handling = tokio::spawn(apply_in_batches(Arc::new(consumer.clone()), deliveries));
+                let handling = tokio::spawn(apply_in_batches(consumer.clone(), deliveries));
                 kit::background::stopping(&mut shutdown).await;
                 // Relays still sending hold the channel open until their deliveries are handled.
                 consumers.lock().expect("no panics under this lock").insert(consumer.name, None);
@@ -273,37 +273,28 @@ impl Bus {
 const LANES: usize = 32;
 /// Deliveries applied in one transaction at most.
 const BATCH: usize = 64;
-/// A consumer's transactions at once, per process: while one batch commits
-/// the next gathers.
-const BATCHES_IN_FLIGHT: usize = 2;
-
-/// Applies `consumer`'s deliveries until every sender is gone: what arrived
-/// while earlier batches were applied makes the next batch, in one
-/// transaction (`Consumer::deliver_all`). Callers send an ordering key's next
-/// event only once its last is handled, so a batch holds one event per key.
-async fn apply_in_batches(consumer: Arc<Consumer>, mut deliveries: mpsc::Receiver<Delivery>) {
-    let in_flight = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
-    let handling = tokio_util::task::TaskTracker::new();
+/// Applies `consumer`'s deliveries until every sender is gone, one
+/// transaction at a time (`Consumer::deliver_all`): what arrived while a
+/// batch committed makes the next. Two transactions at once committed half
+/// as many deliveries each and mostly waited on each other's rows (a popular
+/// sku's stock), so a consumer paid a BEGIN, a COMMIT and a record of its
+/// deliveries more often for no more throughput. Callers send an ordering
+/// key's next event only once its last is handled, so a batch holds one
+/// event per key.
+async fn apply_in_batches(consumer: Consumer, mut deliveries: mpsc::Receiver<Delivery>) {
     while let Some(first) = deliveries.recv().await {
-        let permit = in_flight.clone().acquire_owned().await.expect("the semaphore is never closed");
         let mut batch = vec![first];
         while batch.len() < BATCH
             && let Ok(next) = deliveries.try_recv()
         {
             batch.push(next);
         }
-        let consumer = consumer.clone();
-        handling.spawn(async move {
-            let envelopes: Vec<&Envelope> = batch.iter().map(|delivery| &delivery.envelope).collect();
-            let outcomes = consumer.deliver_all(&envelopes).await;
-            for (delivery, outcome) in batch.into_iter().zip(outcomes) {
-                let _ = delivery.outcome.send(outcome);
-            }
-            drop(permit);
-        });
+        let envelopes: Vec<&Envelope> = batch.iter().map(|delivery| &delivery.envelope).collect();
+        let outcomes = consumer.deliver_all(&envelopes).await;
+        for (delivery, outcome) in batch.into_iter().zip(outcomes) {
+            let _ = delivery.outcome.send(outcome);
+        }
     }
-    handling.close();
-    handling.wait().await;
 }
 
 /// A NATS consumer's deliveries, on lanes: the events of one ordering key
@@ -318,7 +309,7 @@ impl Lanes {
     fn start(consumer: &Consumer) -> Lanes {
         let handling = tokio_util::task::TaskTracker::new();
         let (batcher, deliveries) = mpsc::channel::<Delivery>(LANES);
-        handling.spawn(apply_in_batches(Arc::new(consumer.clone()), deliveries));
+        handling.spawn(apply_in_batches(consumer.clone(), deliveries));
         let senders = (0..LANES)
             .map(|_| {
                 let (sender, mut lane) = mpsc::channel::<(async_nats::jetstream::Message, Envelope)>(64);
