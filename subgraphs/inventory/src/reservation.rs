@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use events::contracts::{InventoryRejected, InventoryReserved, OrderPlaced};
 use events::{Envelope, Trace, recording};
-use kit::db::{Arg, Db, Write, Writes, from_now, now};
+use kit::db::{Arg, Db, Write, Writes, from_now, is_postgres, now, query_as_with, query_with};
 use sqlx::AnyConnection;
 
 use crate::NAME;
@@ -95,21 +95,10 @@ impl Move {
 /// is available changed, all in `tx`. False, logged, when the reservation is not in the
 /// from-state: an illegal move changes nothing.
 async fn transition(tx: &mut AnyConnection, order_id: &str, step: Move, trace: &Trace) -> anyhow::Result<bool> {
-    let moved = sqlx::query("UPDATE reservations SET status = $1, updated_at = $2 WHERE order_id = $3 AND status = $4")
-        .bind(step.to().as_str())
-        .bind(now())
-        .bind(order_id)
-        .bind(step.from().as_str())
-        .execute(&mut *tx)
-        .await?;
-    if moved.rows_affected() == 0 {
+    let Some(lines) = moved_lines(tx, order_id, step).await? else {
         tracing::info!(%order_id, ?step, from = step.from().as_str(), "reservation not in the move's from-state; nothing changed");
         return Ok(false);
-    }
-    let lines: Vec<(String, i64)> = sqlx::query_as("SELECT sku, quantity FROM reservation_lines WHERE order_id = $1 ORDER BY sku")
-        .bind(order_id)
-        .fetch_all(&mut *tx)
-        .await?;
+    };
     for (sku, quantity) in &lines {
         sqlx::query(step.stock_change()).bind(quantity).bind(now()).bind(sku).execute(&mut *tx).await?;
     }
@@ -118,6 +107,29 @@ async fn transition(tx: &mut AnyConnection, order_id: &str, step: Move, trace: &
         record_stock_levels(tx, &skus, trace).await?;
     }
     Ok(true)
+}
+
+const MOVE: &str = "UPDATE reservations SET status = $1, updated_at = $2 WHERE order_id = $3 AND status = $4";
+
+/// Moves the order's reservation as `step` says and answers its lines, by
+/// sku; None when the reservation was not in the step's from-state. On
+/// PostgreSQL the move and the read are one statement.
+async fn moved_lines(tx: &mut AnyConnection, order_id: &str, step: Move) -> Result<Option<Vec<(String, i64)>>, sqlx::Error> {
+    let args = [step.to().as_str(), now().as_str(), order_id, step.from().as_str()].map(|value| Arg::Text(value.to_string()));
+    if is_postgres(tx) {
+        // A row per line; one row of nulls for a moved reservation without lines; none when nothing moved.
+        let sql = format!(
+            "WITH moved AS ({MOVE} RETURNING order_id) \
+             SELECT l.sku, l.quantity FROM moved LEFT JOIN reservation_lines l ON l.order_id = moved.order_id ORDER BY l.sku"
+        );
+        let rows: Vec<(Option<String>, Option<i64>)> = query_as_with(&sql, &args).fetch_all(&mut *tx).await?;
+        return Ok((!rows.is_empty()).then(|| rows.into_iter().filter_map(|(sku, quantity)| Some((sku?, quantity?))).collect()));
+    }
+    if query_with(MOVE, &args).execute(&mut *tx).await?.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let lines = sqlx::query_as("SELECT sku, quantity FROM reservation_lines WHERE order_id = $1 ORDER BY sku").bind(order_id).fetch_all(&mut *tx).await?;
+    Ok(Some(lines))
 }
 
 /// Reserves every line of a placed order, or none: conditional increments of

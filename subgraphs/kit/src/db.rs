@@ -371,6 +371,41 @@ impl Writes {
         Ok(row)
     }
 
+    /// Runs them only when `guard`, an UPDATE, changes a row, and answers
+    /// whether it did: a status change and what it records. On PostgreSQL
+    /// that is one statement, the guard a WITH clause that each write, an
+    /// `INSERT … VALUES (…)`, takes its row from, so a guard that changes
+    /// nothing leaves nothing written; elsewhere the guard runs first.
+    pub async fn execute_if(self, guard: Write, conn: &mut sqlx::AnyConnection) -> Result<bool, sqlx::Error> {
+        if let Some((sql, args)) = self.guarded_by(&guard, is_postgres(conn)) {
+            let changed: i64 = query_as_with::<(i64,)>(&sql, &args).fetch_one(conn).await?.0;
+            return Ok(changed > 0);
+        }
+        if guard.execute(&mut *conn).await?.rows_affected() == 0 {
+            return Ok(false);
+        }
+        self.execute(conn).await?;
+        Ok(true)
+    }
+
+    /// The one statement of `execute_if` on PostgreSQL; None where the guard
+    /// runs first, or where a write is not an `INSERT … VALUES (…)`.
+    fn guarded_by(&self, guard: &Write, postgres: bool) -> Option<(String, Vec<Arg>)> {
+        let values = guard.args.len() + self.first.args.len() + self.rest.iter().map(|write| write.args.len()).sum::<usize>();
+        if !postgres || values > MAX_ARGS_TOGETHER {
+            return None;
+        }
+        let mut args = guard.args.clone();
+        let mut clauses = vec![format!("guard AS ({} RETURNING 1)", guard.sql)];
+        for (index, write) in std::iter::once(&self.first).chain(&self.rest).enumerate() {
+            let (insert, values) = write.sql.split_once(" VALUES (")?;
+            let row = values.strip_suffix(')')?;
+            clauses.push(format!("write{} AS ({insert} SELECT {} FROM guard)", index + 1, renumbered(row, args.len())));
+            args.extend(write.args.iter().cloned());
+        }
+        Some((format!("WITH {} SELECT COUNT(*) FROM guard", clauses.join(", ")), args))
+    }
+
     /// The one statement PostgreSQL is sent; None where they go one by one.
     fn as_one_statement(&self, postgres: bool) -> Option<(String, Vec<Arg>)> {
         let values = self.first.args.len() + self.rest.iter().map(|write| write.args.len()).sum::<usize>();
@@ -397,7 +432,8 @@ async fn one_by_one(writes: &[Write], conn: &mut sqlx::AnyConnection) -> Result<
     Ok(())
 }
 
-fn is_postgres(conn: &sqlx::AnyConnection) -> bool {
+/// Whether `conn` is PostgreSQL's, for a statement written for each engine.
+pub fn is_postgres(conn: &sqlx::AnyConnection) -> bool {
     conn.backend_name().eq_ignore_ascii_case("postgresql")
 }
 
@@ -763,6 +799,62 @@ mod tests {
         assert!(Writes::new(child(2, None)).and(orphan).execute(&mut tx).await.is_err(), "a write that breaks a constraint is an error");
         tx.rollback().await.unwrap();
         db.close().await;
+    }
+
+    /// A status change guards what it records: written when the guard
+    /// changed a row, not at all when it changed none.
+    async fn guarded_writes_follow_their_guard(url: &str) {
+        let db = connect(url, vec![]).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        sqlx::query("CREATE TEMPORARY TABLE things (id TEXT PRIMARY KEY, status TEXT NOT NULL)").execute(&mut *tx).await.unwrap();
+        sqlx::query("CREATE TEMPORARY TABLE history (thing_id TEXT NOT NULL, position BIGINT NOT NULL, status TEXT NOT NULL)").execute(&mut *tx).await.unwrap();
+        sqlx::query("INSERT INTO things (id, status) VALUES ('t1', 'NEW')").execute(&mut *tx).await.unwrap();
+        let change = |from: &str, to: &str| {
+            let guard = Write::new(
+                "UPDATE things SET status = $1 WHERE id = $2 AND status = $3",
+                vec![Arg::Text(to.into()), Arg::Text("t1".into()), Arg::Text(from.into())],
+            );
+            let entry = Write::new(
+                "INSERT INTO history (thing_id, position, status) VALUES ($1, (SELECT COUNT(*) FROM history WHERE thing_id = $1), $2)",
+                vec![Arg::Text("t1".into()), Arg::Text(to.into())],
+            );
+            (guard, Writes::new(entry.clone()).and(entry))
+        };
+        let (guard, writes) = change("NEW", "DONE");
+        assert!(writes.execute_if(guard, &mut tx).await.unwrap(), "the guard changed the thing");
+        let (guard, writes) = change("NEW", "AGAIN");
+        assert!(!writes.execute_if(guard, &mut tx).await.unwrap(), "the thing is no longer NEW");
+        let status: String = sqlx::query_scalar("SELECT status FROM things").fetch_one(&mut *tx).await.unwrap();
+        assert_eq!(status, "DONE");
+        let history: Vec<(String, i64, String)> = sqlx::query_as("SELECT thing_id, position, status FROM history").fetch_all(&mut *tx).await.unwrap();
+        assert_eq!(history.len(), 2, "both writes of the change that happened, none of the one that did not");
+        assert!(history.iter().all(|(id, _, status)| id == "t1" && status == "DONE"));
+        tx.rollback().await.unwrap();
+        db.close().await;
+    }
+
+    #[tokio::test]
+    async fn on_sqlite_a_guard_runs_before_its_writes() {
+        guarded_writes_follow_their_guard("sqlite::memory:").await;
+    }
+
+    #[tokio::test]
+    async fn on_postgres_a_guard_and_its_writes_are_one_statement() {
+        guarded_writes_follow_their_guard(&postgres_url()).await;
+    }
+
+    #[test]
+    fn guarded_writes_take_their_row_from_the_guard() {
+        let guard = Write::new("UPDATE t SET s = $1 WHERE id = $2", vec![Arg::Text("b".into()), Arg::Text("x".into())]);
+        let write = Write::new("INSERT INTO h (id, s) VALUES ($1, $2)", vec![Arg::Text("x".into()), Arg::Text("b".into())]);
+        let (sql, args) = Writes::new(write).guarded_by(&guard, true).unwrap();
+        assert_eq!(
+            sql,
+            "WITH guard AS (UPDATE t SET s = $1 WHERE id = $2 RETURNING 1), write1 AS (INSERT INTO h (id, s) SELECT $3, $4 FROM guard) SELECT COUNT(*) FROM guard"
+        );
+        assert_eq!(args.len(), 4);
+        let upsert = Write::new("INSERT INTO h (id) VALUES ($1) ON CONFLICT DO NOTHING", vec![Arg::Text("x".into())]);
+        assert!(Writes::new(upsert).guarded_by(&guard, true).is_none(), "only a plain INSERT … VALUES (…) is rewritten");
     }
 
     #[tokio::test]

@@ -282,19 +282,11 @@ pub fn status_announced_by(envelope: &Envelope) -> Option<OrderStatus> {
 /// illegal change does nothing.
 pub async fn transition(tx: &mut AnyConnection, order: &OrderRow, change: Change<'_>, trace: &Trace) -> anyhow::Result<Option<Envelope>> {
     let from: Vec<&str> = change.from().iter().map(|status| status.as_str()).collect();
-    let moved = sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status IN ($4, $5)")
-        .bind(change.to().as_str())
-        .bind(now())
-        .bind(&order.id)
+    let status_change = Write::new(
+        "UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status IN ($4, $5)",
         // One or two from-states; one is bound twice.
-        .bind(from[0])
-        .bind(from[from.len() - 1])
-        .execute(&mut *tx)
-        .await?;
-    if moved.rows_affected() == 0 {
-        tracing::info!(order_id = %order.id, ?change, ?from, "order not in the change's from-states; nothing changed");
-        return Ok(None);
-    }
+        vec![Arg::Text(change.to().as_str().to_string()), Arg::Text(now()), Arg::Text(order.id.clone()), Arg::Text(from[0].to_string()), Arg::Text(from[from.len() - 1].to_string())],
+    );
     let order_id = order.id.clone();
     let envelope = match change {
         Change::Confirm { lines } => Envelope::new(NAME, trace, &OrderConfirmed { order_id, customer_id: order.customer_id.clone(), lines: lines.to_vec() }),
@@ -307,7 +299,11 @@ pub async fn transition(tx: &mut AnyConnection, order: &OrderRow, change: Change
         Change::Cancel => Envelope::new(NAME, trace, &OrderCancelled { order_id }),
         Change::Fulfil { shipped } => Envelope::new(NAME, trace, shipped),
     };
-    Writes::new(timeline_entry(&order.id, change.to(), change.reason())).and(recording(&envelope)).execute(tx).await?;
+    let recorded = Writes::new(timeline_entry(&order.id, change.to(), change.reason())).and(recording(&envelope));
+    if !recorded.execute_if(status_change, tx).await? {
+        tracing::info!(order_id = %order.id, ?change, ?from, "order not in the change's from-states; nothing changed");
+        return Ok(None);
+    }
     Ok(Some(envelope))
 }
 
