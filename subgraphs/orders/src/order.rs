@@ -145,6 +145,12 @@ pub async fn find_order<'c>(executor: impl sqlx::Executor<'c, Database = sqlx::A
     sqlx::query_as(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1")).bind(id).fetch_optional(executor).await
 }
 
+/// The orders of `ids` that exist, by id, in one statement.
+pub async fn find_orders(db: &Db, ids: &[String]) -> Result<HashMap<String, OrderRow>, sqlx::Error> {
+    let rows: Vec<OrderRow> = kit::db::fetch_by_keys(db, &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id IN ({{keys}})"), ids).await?;
+    Ok(rows.into_iter().map(|row| (row.id.clone(), row)).collect())
+}
+
 /// How many orders are in each status.
 pub async fn orders_by_status(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
     sqlx::query_as("SELECT status, COUNT(*) FROM orders GROUP BY status").fetch_all(db).await

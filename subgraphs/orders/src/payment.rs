@@ -16,7 +16,7 @@ use sqlx::AnyConnection;
 use tokio::sync::{Notify, Semaphore, oneshot, watch};
 use tracing::Instrument;
 
-use crate::order::{OrderRow, OrderStatus, confirm_order, fail_payment, find_order, lines_of_orders};
+use crate::order::{OrderRow, OrderStatus, confirm_order, fail_payment, find_order, find_orders, lines_of_orders};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Authorization {
@@ -73,6 +73,9 @@ pub struct Payments {
     due: Arc<Notify>,
     in_flight: Arc<Semaphore>,
     tasks: tokio_util::task::TaskTracker,
+    /// Payments this replica's consumer queued for it, until the task that
+    /// reads their orders takes them: those queued together are read together.
+    due_here: Arc<Mutex<Vec<String>>>,
     settling: Arc<Mutex<Settling>>,
 }
 
@@ -101,6 +104,7 @@ impl Payments {
             due: Arc::default(),
             in_flight: Arc::new(Semaphore::new(PAYMENTS_IN_FLIGHT)),
             tasks: tokio_util::task::TaskTracker::new(),
+            due_here: Arc::default(),
             settling: Arc::default(),
         }
     }
@@ -110,15 +114,38 @@ impl Payments {
         self.due.notify_one();
     }
 
-    /// Takes the payment `payment_due_here` queued for this replica, on a
-    /// task of its own.
+    /// Takes the payment `payment_due_here` queued for this replica. The
+    /// consumer hands over a batch's payments one after another without
+    /// yielding, so the task started by the first reads all their orders.
     pub fn take(&self, order_id: String) {
-        let payments = self.clone();
-        self.tasks.spawn(async move {
-            let Ok(permit) = payments.in_flight.clone().acquire_owned().await else { return };
-            payments.settle(Claimed { id: order_id, attempts: 1 }).await;
-            drop(permit);
-        });
+        let first = {
+            let mut due = self.due_here.lock().expect("no panics under this lock");
+            due.push(order_id);
+            due.len() == 1
+        };
+        if first {
+            let payments = self.clone();
+            self.tasks.spawn(async move { payments.take_due_here().await });
+        }
+    }
+
+    /// Reads the orders of the payments queued here in one statement, and
+    /// settles each on a task of its own.
+    async fn take_due_here(&self) {
+        let order_ids = std::mem::take(&mut *self.due_here.lock().expect("no panics under this lock"));
+        let orders = find_orders(&self.db, &order_ids).await;
+        for order_id in order_ids {
+            let found = match &orders {
+                Ok(orders) => Ok(orders.get(&order_id).cloned()),
+                Err(error) => Err(anyhow::anyhow!("reading the orders whose payments fell due: {error}")),
+            };
+            let Ok(permit) = self.in_flight.clone().acquire_owned().await else { return };
+            let payments = self.clone();
+            self.tasks.spawn(async move {
+                payments.settle_found(Claimed { id: order_id, attempts: 1 }, found).await;
+                drop(permit);
+            });
+        }
     }
 
     /// Takes due payments until `shutdown`, each on a task of its own, so a
@@ -151,8 +178,14 @@ impl Payments {
 
     /// Brings one order's payment in line with its status; a failure is tried again after a backoff.
     async fn settle(&self, item: Claimed) {
+        let found = find_order(&self.db, &item.id).await.map_err(anyhow::Error::from);
+        self.settle_found(item, found).await
+    }
+
+    /// As `settle`, the order read already.
+    async fn settle_found(&self, item: Claimed, found: anyhow::Result<Option<OrderRow>>) {
         // Ok(true): the item was finished with the order's settlement.
-        let settled = match find_order(&self.db, &item.id).await {
+        let settled = match found {
             Ok(Some(order)) => match order.status() {
                 Ok(OrderStatus::Pending) => self.authorize_payment(&order).await,
                 Ok(OrderStatus::Rejected) => self.gateway.void(&order.id).await.map(|_| false),
@@ -160,7 +193,7 @@ impl Payments {
                 Err(error) => Err(error),
             },
             Ok(None) => Err(anyhow::anyhow!("no order {}", item.id)),
-            Err(error) => Err(error.into()),
+            Err(error) => Err(error),
         };
         let finished = match settled {
             Ok(true) => Ok(()),
