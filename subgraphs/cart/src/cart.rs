@@ -22,6 +22,24 @@ pub struct LineRow {
 
 const LINE_COLUMNS: &str = "id, cart_id, sku, quantity";
 
+/// A cart with one of its lines (none, for an empty cart), as one join reads them.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct CartLineJoinRow {
+    pub cart_id: String,
+    pub customer_id: Option<String>,
+    pub line_id: Option<String>,
+    pub sku: Option<String>,
+    pub quantity: Option<i64>,
+}
+
+/// The cart and its lines, from its rows of `carts_with_lines_by_id`; None without rows.
+pub fn cart_with_lines(rows: Vec<CartLineJoinRow>) -> Option<(CartRow, Vec<LineRow>)> {
+    let first = rows.first()?;
+    let cart = CartRow { id: first.cart_id.clone(), customer_id: first.customer_id.clone() };
+    let lines = rows.into_iter().filter_map(|row| Some(LineRow { id: row.line_id?, cart_id: row.cart_id, sku: row.sku?, quantity: row.quantity? })).collect();
+    Some((cart, lines))
+}
+
 /// A cart takes edits while OPEN; ORDERED once checkout has taken it;
 /// MERGED once its lines moved into a signed-in customer's cart.
 const OPEN: &str = "OPEN";
@@ -32,6 +50,8 @@ pub struct Loaders {
     pub lines_by_cart: ManyByKey<LineRow>,
     pub lines_by_id: OneByKey<LineRow>,
     pub carts_by_id: OneByKey<CartRow>,
+    /// A cart and its lines in one statement, for reads that show both.
+    pub carts_with_lines_by_id: ManyByKey<CartLineJoinRow>,
 }
 
 impl Loaders {
@@ -43,6 +63,11 @@ impl Loaders {
             ),
             lines_by_id: one_by_key(db, batches, format!("SELECT {LINE_COLUMNS} FROM cart_lines WHERE id IN ({{keys}})"), |row: &LineRow| &row.id),
             carts_by_id: one_by_key(db, batches, "SELECT id, customer_id FROM carts WHERE id IN ({keys})", |row: &CartRow| &row.id),
+            carts_with_lines_by_id: many_by_key(db, batches,
+                "SELECT c.id AS cart_id, c.customer_id, l.id AS line_id, l.sku, l.quantity \
+                 FROM carts c LEFT JOIN cart_lines l ON l.cart_id = c.id WHERE c.id IN ({keys}) ORDER BY c.id, l.id",
+                |row: &CartLineJoinRow| &row.cart_id,
+            ),
         }
     }
 }

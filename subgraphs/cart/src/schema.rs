@@ -10,10 +10,13 @@ use kit::domain::{Quantity, Sku};
 use kit::money::{CurrencyCode, Money, MoneyInput};
 use serde::Deserialize;
 
-use crate::cart::{self, CartEdit, CartRow, EditOutcome, LineRow, Loaders, Merged};
+use crate::cart::{self, CartEdit, CartRow, EditOutcome, LineRow, Loaders, Merged, cart_with_lines};
 
 pub struct Cart {
     row: CartRow,
+    /// Its lines, when they were read with it (`cart(id:)`, the entity);
+    /// otherwise they are read when asked for.
+    lines: Option<Vec<LineRow>>,
     /// The catalog price of each line, in line order (`@requires`); needed only by `subtotal`.
     line_prices: Prices<Vec<Option<MoneyInput>>>,
 }
@@ -51,19 +54,19 @@ impl Cart {
 
     /// Units across all lines.
     async fn item_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        Ok(lines_of(ctx, &self.row.id).await?.iter().map(|line| line.quantity as i32).sum())
+        Ok(self.line_rows(ctx).await?.iter().map(|line| line.quantity as i32).sum())
     }
 
     /// Lines in the order they were first added.
     #[graphql(directive = kit::directives::listSize::apply(Some(50), None, None))]
     async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<CartLine>> {
-        Ok(lines_of(ctx, &self.row.id).await?.into_iter().map(|row| CartLine { row, price: Prices::FromCatalog }).collect())
+        Ok(self.line_rows(ctx).await?.into_iter().map(|row| CartLine { row, price: Prices::FromCatalog }).collect())
     }
 
     /// Sum of the line totals at the catalog's current prices.
     #[graphql(requires = "lines { variant { price { amount currencyCode } } }")]
     async fn subtotal(&self, ctx: &Context<'_>) -> Result<Money> {
-        let lines = lines_of(ctx, &self.row.id).await?;
+        let lines = self.line_rows(ctx).await?;
         let prices = match &self.line_prices {
             Prices::Passed(prices) => prices.clone(),
             Prices::FromCatalog => catalog_prices(ctx, lines.iter().map(|line| line.sku.as_str())).await?,
@@ -171,13 +174,24 @@ impl CartPayload {
     }
 
     fn of(row: CartRow) -> Self {
-        CartPayload { cart: Some(Cart { row, line_prices: Prices::FromCatalog }), user_errors: vec![] }
+        CartPayload { cart: Some(Cart { row, lines: None, line_prices: Prices::FromCatalog }), user_errors: vec![] }
     }
 }
 
-async fn lines_of(ctx: &Context<'_>, cart_id: &str) -> Result<Vec<LineRow>, ApiError> {
-    let loaders = ctx.data_unchecked::<Loaders>();
-    Ok(loaders.lines_by_cart.load_one(cart_id.to_string()).await?.unwrap_or_default())
+impl Cart {
+    async fn line_rows(&self, ctx: &Context<'_>) -> Result<Vec<LineRow>, ApiError> {
+        if let Some(lines) = &self.lines {
+            return Ok(lines.clone());
+        }
+        let loaders = ctx.data_unchecked::<Loaders>();
+        Ok(loaders.lines_by_cart.load_one(self.row.id.clone()).await?.unwrap_or_default())
+    }
+}
+
+/// The cart and its lines, read together; None when there is no such cart.
+async fn find_cart_with_lines(ctx: &Context<'_>, id: &str) -> Result<Option<(CartRow, Vec<LineRow>)>, ApiError> {
+    let rows = ctx.data_unchecked::<Loaders>().carts_with_lines_by_id.load_one(id.to_string()).await?;
+    Ok(rows.and_then(cart_with_lines))
 }
 
 async fn find_cart(ctx: &Context<'_>, id: &str) -> Result<Option<CartRow>, ApiError> {
@@ -200,8 +214,8 @@ impl Query {
     /// A cart by id: null when there is none or it belongs to another customer.
     async fn cart(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Cart>> {
         let viewer = ctx.data_unchecked::<Viewer>();
-        let cart = find_cart(ctx, &id).await?.filter(|cart| visible_to(cart, viewer));
-        Ok(cart.map(|row| Cart { row, line_prices: Prices::FromCatalog }))
+        let cart = find_cart_with_lines(ctx, &id).await?.filter(|(cart, _)| visible_to(cart, viewer));
+        Ok(cart.map(|(row, lines)| Cart { row, lines: Some(lines), line_prices: Prices::FromCatalog }))
     }
 
     #[graphql(entity)]
@@ -212,9 +226,9 @@ impl Query {
         lines: Option<Vec<CartLinePriceRepresentation>>,
     ) -> Result<Option<Cart>> {
         let viewer = ctx.data_unchecked::<Viewer>();
-        let cart = find_cart(ctx, &id).await?.filter(|cart| visible_to(cart, viewer));
+        let cart = find_cart_with_lines(ctx, &id).await?.filter(|(cart, _)| visible_to(cart, viewer));
         let passed = lines.map(|lines| lines.into_iter().map(|l| l.variant.and_then(|v| v.price)).collect());
-        Ok(cart.map(|row| Cart { row, line_prices: Prices::from_representation(ctx, passed) }))
+        Ok(cart.map(|(row, lines)| Cart { row, lines: Some(lines), line_prices: Prices::from_representation(ctx, passed) }))
     }
 
     #[graphql(entity)]
