@@ -388,11 +388,15 @@ impl Writes {
         Ok(true)
     }
 
+    /// How many values the writes carry together.
+    fn values(&self) -> usize {
+        self.first.args.len() + self.rest.iter().map(|write| write.args.len()).sum::<usize>()
+    }
+
     /// The one statement of `execute_if` on PostgreSQL; None where the guard
     /// runs first, or where a write is not an `INSERT … VALUES (…)`.
     fn guarded_by(&self, guard: &Write, postgres: bool) -> Option<(String, Vec<Arg>)> {
-        let values = guard.args.len() + self.first.args.len() + self.rest.iter().map(|write| write.args.len()).sum::<usize>();
-        if !postgres || values > MAX_ARGS_TOGETHER {
+        if !postgres || guard.args.len() + self.values() > MAX_ARGS_TOGETHER {
             return None;
         }
         let mut args = guard.args.clone();
@@ -408,8 +412,7 @@ impl Writes {
 
     /// The one statement PostgreSQL is sent; None where they go one by one.
     fn as_one_statement(&self, postgres: bool) -> Option<(String, Vec<Arg>)> {
-        let values = self.first.args.len() + self.rest.iter().map(|write| write.args.len()).sum::<usize>();
-        if !postgres || values > MAX_ARGS_TOGETHER {
+        if !postgres || self.values() > MAX_ARGS_TOGETHER {
             return None;
         }
         if self.rest.is_empty() {

@@ -145,9 +145,14 @@ pub async fn find_order<'c>(executor: impl sqlx::Executor<'c, Database = sqlx::A
     sqlx::query_as(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1")).bind(id).fetch_optional(executor).await
 }
 
+/// The orders whose ids fill `{keys}`, for `kit::db::fetch_by_keys` and the loader.
+fn orders_by_ids_sql() -> String {
+    format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id IN ({{keys}})")
+}
+
 /// The orders of `ids` that exist, by id, in one statement.
 pub async fn find_orders(db: &Db, ids: &[String]) -> Result<HashMap<String, OrderRow>, sqlx::Error> {
-    let rows: Vec<OrderRow> = kit::db::fetch_by_keys(db, &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id IN ({{keys}})"), ids).await?;
+    let rows: Vec<OrderRow> = kit::db::fetch_by_keys(db, &orders_by_ids_sql(), ids).await?;
     Ok(rows.into_iter().map(|row| (row.id.clone(), row)).collect())
 }
 
@@ -210,7 +215,7 @@ pub struct Loaders {
 impl Loaders {
     pub fn new(db: &Db, batches: &Batches) -> Self {
         Loaders {
-            orders_by_id: one_by_key(db, batches, format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id IN ({{keys}})"), |row: &OrderRow| &row.id),
+            orders_by_id: one_by_key(db, batches, orders_by_ids_sql(), |row: &OrderRow| &row.id),
             lines_by_order: many_by_key(db, batches, LINES_OF_ORDERS, |row: &LineRow| &row.order_id),
             timeline_by_order: many_by_key(db, batches,
                 "SELECT order_id, status, at, reason FROM order_timeline WHERE order_id IN ({keys}) ORDER BY order_id, position",
