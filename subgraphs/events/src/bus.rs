@@ -235,7 +235,7 @@ impl Bus {
                 let mut messages = durable.messages().await.map_err(|e| anyhow!("reading the {} consumer: {e}", consumer.name))?;
                 let (batcher, deliveries) = mpsc::channel::<Delivery>(BATCH);
                 let batching = tokio::spawn(apply_in_batches(consumer.clone(), deliveries));
-                let by_key = ByKey::new({
+                let queues = KeyedQueues::new({
                     let consumer = consumer.clone();
                     move |(message, envelope): (async_nats::jetstream::Message, Envelope)| {
                         let (consumer, batcher) = (consumer.clone(), batcher.clone());
@@ -273,12 +273,12 @@ impl Bus {
                             let _ = message.ack().await;
                             continue;
                         }
-                        by_key.push(envelope.ordering_key().to_string(), (message, envelope));
+                        queues.push(envelope.ordering_key().to_string(), (message, envelope));
                     }
                     Ok(())
                 };
                 let read: anyhow::Result<()> = read.await;
-                by_key.finish().await;
+                queues.finish().await;
                 batching.await?;
                 read
             }
@@ -323,15 +323,15 @@ async fn apply_in_batches(consumer: Consumer, mut deliveries: mpsc::Receiver<Del
 /// 25-30 ms with a key never waiting for another (scripts/checkout-stages.py).
 /// What is queued is bounded by the broker, which hands a consumer at most
 /// its max_ack_pending (1000) unacknowledged messages.
-struct ByKey<T> {
+struct KeyedQueues<T> {
     queued: Arc<Mutex<HashMap<String, VecDeque<T>>>>,
     run: Arc<dyn Fn(T) -> BoxFuture<'static, ()> + Send + Sync>,
     running: tokio_util::task::TaskTracker,
 }
 
-impl<T: Send + 'static> ByKey<T> {
+impl<T: Send + 'static> KeyedQueues<T> {
     fn new(run: impl Fn(T) -> BoxFuture<'static, ()> + Send + Sync + 'static) -> Self {
-        ByKey { queued: Arc::default(), run: Arc::new(run), running: tokio_util::task::TaskTracker::new() }
+        KeyedQueues { queued: Arc::default(), run: Arc::new(run), running: tokio_util::task::TaskTracker::new() }
     }
 
     /// Runs `item` once `key`'s earlier items have run.
@@ -409,9 +409,9 @@ mod tests {
     type Gate = Option<oneshot::Receiver<()>>;
 
     /// Runs items that log their start and end, each held at its gate if it has one.
-    fn logging(log: &Arc<Mutex<Vec<String>>>) -> ByKey<(u32, Gate)> {
+    fn logging(log: &Arc<Mutex<Vec<String>>>) -> KeyedQueues<(u32, Gate)> {
         let log = log.clone();
-        ByKey::new(move |(item, gate): (u32, Gate)| {
+        KeyedQueues::new(move |(item, gate): (u32, Gate)| {
             let log = log.clone();
             async move {
                 log.lock().unwrap().push(format!("start {item}"));
@@ -428,28 +428,28 @@ mod tests {
     #[tokio::test]
     async fn a_keys_items_run_one_after_another_in_the_order_pushed() {
         let log = Arc::default();
-        let by_key = logging(&log);
+        let queues = logging(&log);
         for item in 1..=3 {
-            by_key.push("order-1".into(), (item, None));
+            queues.push("order-1".into(), (item, None));
         }
-        by_key.finish().await;
+        queues.finish().await;
         assert_eq!(*log.lock().unwrap(), ["start 1", "end 1", "start 2", "end 2", "start 3", "end 3"]);
     }
 
     #[tokio::test]
     async fn a_key_waits_for_its_own_earlier_items_and_no_others() {
         let log = Arc::default();
-        let by_key = logging(&log);
+        let queues = logging(&log);
         let (open, gate) = oneshot::channel();
-        by_key.push("order-1".into(), (1, Some(gate)));
-        by_key.push("order-1".into(), (2, None));
-        by_key.push("order-2".into(), (3, None));
+        queues.push("order-1".into(), (1, Some(gate)));
+        queues.push("order-1".into(), (2, None));
+        queues.push("order-2".into(), (3, None));
         for _ in 0..100 {
             tokio::task::yield_now().await;
         }
         assert_eq!(*log.lock().unwrap(), ["start 1", "start 3", "end 3"], "order-2 ran while order-1's first item was held");
         open.send(()).unwrap();
-        by_key.finish().await;
+        queues.finish().await;
         assert_eq!(*log.lock().unwrap(), ["start 1", "start 3", "end 3", "end 1", "start 2", "end 2"]);
     }
 }
