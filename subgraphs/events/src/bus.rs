@@ -319,8 +319,8 @@ async fn apply_in_batches(consumer: Consumer, mut deliveries: mpsc::Receiver<Del
 /// A key waits for nothing but its own earlier items. Fixed lanes chosen by
 /// a hash of the key made keys that shared a lane wait for each other's
 /// batches too: with 32 lanes and 32 orders in flight, inventory applied
-/// the slowest 2% of OrderPlaced 79-90 ms after they were published, against
-/// 25-30 ms with a key never waiting for another (scripts/checkout-stages.py).
+/// the slowest 2% of OrderPlaced 79-111 ms after they were published, against
+/// 23-30 ms with a key never waiting for another (scripts/checkout-stages.py).
 /// What is queued is bounded by the broker, which hands a consumer at most
 /// its max_ack_pending (1000) unacknowledged messages.
 struct KeyedQueues<T> {
