@@ -277,6 +277,7 @@ pub async fn start(options: Options) -> anyhow::Result<Supergraph> {
         &config_path,
         &crate::router::Deployment {
             port: Some(options.router_port),
+            workers: Some(router_workers_beside_subgraphs()),
             subgraph_urls: &urls,
             log_level: Some(&options.log_level),
             rate_limit: options.rate_limit,
@@ -294,6 +295,17 @@ pub async fn start(options: Options) -> anyhow::Result<Supergraph> {
         ended = &mut router => return Err(why_it_ended(ended)),
     }
     Ok(Supergraph { router_url, router, metrics_url, subgraphs, replicas: Vec::new(), bus })
+}
+
+/// The router's HTTP workers when it shares the process with the five
+/// subgraphs: half the cores. The subgraphs' runtime already has a worker per
+/// core, and a second thread per core for the router (its default) only
+/// makes the two take turns on each core. On two cores, one router worker
+/// served `bench router`'s Cart 1.5 times as fast as two, its ProductPage
+/// 1.1-1.3 times, and `bench checkout` 3-5% faster on 5% less CPU per order.
+/// A router of its own (`supergraph router`) keeps one worker per core.
+fn router_workers_beside_subgraphs() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
 }
 
 async fn seed_if_empty(database_urls: &HashMap<Subgraph, String>, count: usize) -> anyhow::Result<()> {

@@ -75,6 +75,7 @@ pub fn run_standalone(config_dir: &Path, metrics_address: &str) -> anyhow::Resul
     let otlp_endpoint = crate::telemetry::otlp_endpoint();
     let deployment = Deployment {
         port: None,
+        workers: None,
         subgraph_urls: &subgraph_urls,
         log_level: None,
         rate_limit: None,
@@ -128,6 +129,9 @@ pub fn spawn(config_path: PathBuf) -> tokio::sync::oneshot::Receiver<anyhow::Res
 pub struct Deployment<'a> {
     /// Replaces router.yaml's port (which PORT overrides too).
     pub port: Option<u16>,
+    /// The router's HTTP worker threads, unless router.yaml sets them (its
+    /// default: one per core).
+    pub workers: Option<usize>,
     pub subgraph_urls: &'a [(String, String)],
     pub log_level: Option<&'a str>,
     /// Replaces router.yaml's per-client limit (requests per minute).
@@ -163,6 +167,11 @@ pub fn write_config(config_dir: &Path, out: &Path, deployment: &Deployment<'_>) 
     }
     if let Some(level) = deployment.log_level {
         config["log"]["level"] = level.into();
+    }
+    if let Some(workers) = deployment.workers
+        && config["http"]["workers"].is_null()
+    {
+        config["http"]["workers"] = (workers as u64).into();
     }
     for (name, url) in deployment.subgraph_urls {
         config["override_subgraph_urls"]["subgraphs"][name.as_str()] = serde_yaml::from_str(&format!("url: {url:?}"))?;
@@ -231,4 +240,45 @@ pub async fn wait_until_ready(base_url: &str) -> anyhow::Result<()> {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     anyhow::bail!("the router at {base_url} did not become ready within 60 s")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment(workers: Option<usize>) -> Deployment<'static> {
+        Deployment {
+            port: None,
+            workers,
+            subgraph_urls: &[],
+            log_level: None,
+            rate_limit: None,
+            gateway_token: "token",
+            otlp_endpoint: None,
+            json_logs: false,
+            usage_database_url: None,
+            trusted_documents_only: false,
+            playground_headers: None,
+        }
+    }
+
+    /// The router's workers as written for `deployment`, from router.yaml
+    /// with `http_extra` added to its `http` block.
+    fn written_workers(http_extra: &str, deployment: &Deployment<'_>) -> Option<u64> {
+        let dir = tempfile::tempdir().unwrap();
+        let base = std::fs::read_to_string(crate::supergraph::config_dir().join("router.yaml")).unwrap();
+        let base = base.replacen("  graphql_endpoint: /graphql\n", &format!("  graphql_endpoint: /graphql\n{http_extra}"), 1);
+        std::fs::write(dir.path().join("router.yaml"), base).unwrap();
+        let out = dir.path().join("out.yaml");
+        write_config(dir.path(), &out, deployment).unwrap();
+        let written: Value = serde_yaml::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+        written["http"]["workers"].as_u64()
+    }
+
+    #[test]
+    fn a_deployment_sets_the_routers_workers_unless_router_yaml_does() {
+        assert_eq!(written_workers("", &deployment(Some(1))), Some(1));
+        assert_eq!(written_workers("", &deployment(None)), None);
+        assert_eq!(written_workers("  workers: 3\n", &deployment(Some(1))), Some(3));
+    }
 }
