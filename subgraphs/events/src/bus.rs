@@ -15,7 +15,7 @@ use futures::{FutureExt as _, StreamExt};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::Envelope;
-use super::contracts::SUBSCRIPTIONS;
+use super::contracts::{FOLLOWED, SUBSCRIPTIONS};
 use super::delivery::{Consumer, Outcome};
 use super::live::{Following, Live};
 
@@ -103,7 +103,7 @@ impl Bus {
                     storage: stream::StorageType::File,
                     ..Default::default()
                 };
-                forward_live_events(client.clone(), format!("{prefix}.>"), live.clone()).await?;
+                forward_live_events(&client, &prefix, live.clone()).await?;
                 (Transport::Nats { client, jetstream, stream, prefix }, true)
             }
         };
@@ -388,10 +388,16 @@ async fn ensure_stream(jetstream: &jetstream::Context, config: &stream::Config) 
     jetstream.get_or_create_stream(config.clone()).await.map_err(|e| anyhow!("opening the {} stream: {e}", config.name))
 }
 
-/// Feeds every event on `subject` into `live`, so that a process sees the
-/// events other replicas publish (each replica has its own core subscription).
-async fn forward_live_events(client: async_nats::Client, subject: String, live: Live) -> anyhow::Result<()> {
-    let mut subscription = client.subscribe(subject).await.map_err(|e| anyhow!("subscribing for live events: {e}"))?;
+/// Feeds the events live subscriptions follow into `live`, so that a process
+/// sees those that other replicas publish (each process has its own core
+/// subscriptions). Only those: every process hearing every event of the shop
+/// cost each order three deliveries that no follower read.
+async fn forward_live_events(client: &async_nats::Client, prefix: &str, live: Live) -> anyhow::Result<()> {
+    let mut subscriptions = Vec::new();
+    for event_type in FOLLOWED {
+        subscriptions.push(client.subscribe(format!("{prefix}.{event_type}")).await.map_err(|e| anyhow!("subscribing for live events: {e}"))?);
+    }
+    let mut subscription = futures::stream::select_all(subscriptions);
     tokio::spawn(async move {
         while let Some(message) = subscription.next().await {
             if let Ok(envelope) = serde_json::from_slice::<Envelope>(&message.payload) {
@@ -451,5 +457,48 @@ mod tests {
         open.send(()).unwrap();
         queues.finish().await;
         assert_eq!(*log.lock().unwrap(), ["start 1", "start 3", "end 3", "end 1", "start 2", "end 2"]);
+    }
+
+    fn about_order(event_type: &str, order_id: &str) -> Envelope {
+        Envelope {
+            id: kit::db::new_id(),
+            event_type: event_type.into(),
+            version: 1,
+            occurred_at: kit::db::now(),
+            producer: "test".into(),
+            correlation_id: "c".into(),
+            traceparent: None,
+            payload: serde_json::json!({ "order_id": order_id }),
+        }
+    }
+
+    /// On the NATS server every test run shares (127.0.0.1:4222).
+    #[tokio::test]
+    async fn a_follower_hears_another_processs_status_events_and_no_others() {
+        let config = BusConfig::Nats {
+            url: "nats://127.0.0.1:4222".into(),
+            namespace: format!("test_live_{}", kit::db::new_id()),
+            max_age: Duration::from_secs(600),
+        };
+        let heard = async {
+            let (here, elsewhere) = (Bus::connect(&config).await?, Bus::connect(&config).await?);
+            // The server takes a connection's subscriptions in the order made:
+            // once the last followed type crosses, every one does.
+            let mut ready = here.follow("ready");
+            let last = FOLLOWED[FOLLOWED.len() - 1];
+            while tokio::time::timeout(Duration::from_millis(200), ready.recv()).await.is_err() {
+                elsewhere.publish(&about_order(last, "ready")).await?;
+            }
+            let mut following = here.follow("order-1");
+            // One connection's messages reach a subscriber in the order sent, so
+            // a forwarded InventoryReserved would arrive before OrderConfirmed.
+            elsewhere.publish(&about_order("InventoryReserved", "order-1")).await?;
+            elsewhere.publish(&about_order("OrderConfirmed", "order-1")).await?;
+            let heard = tokio::time::timeout(Duration::from_secs(10), following.recv()).await?;
+            anyhow::Ok(heard?.event_type.clone())
+        }
+        .await;
+        config.remove().await.unwrap();
+        assert_eq!(heard.unwrap(), "OrderConfirmed");
     }
 }

@@ -29,6 +29,12 @@ pub const SUBSCRIPTIONS: &[(&str, &[&str])] = &[
     ("products", &[StockLevelChanged::TYPE]),
 ];
 
+/// What live subscriptions follow: the events that change an order's status
+/// (orders' `status_announced_by`, for `orderStatusChanged`). A process hears
+/// these from every other process (over NATS) and no others, so a
+/// subscription on one replica sees its order settle on another.
+pub const FOLLOWED: &[&str] = &[OrderConfirmed::TYPE, OrderRejected::TYPE, PaymentFailed::TYPE, OrderCancelled::TYPE, OrderFulfilled::TYPE];
+
 /// One line of an order, at the price fixed when it was placed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderLine {

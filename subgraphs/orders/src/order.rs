@@ -873,6 +873,7 @@ mod tests {
             let recorded = (id.as_str(), event_type.as_str(), serde_json::from_str::<serde_json::Value>(&payload).unwrap());
             assert_eq!(recorded, (answered.id.as_str(), answered.event_type.as_str(), answered.payload.clone()), "the event answered is the one recorded");
             assert_eq!(status_announced_by(&answered), Some(change.to()), "{change:?}");
+            assert!(events::contracts::FOLLOWED.contains(&answered.event_type.as_str()), "{change:?}: followers on other processes hear it");
         }
     }
 
