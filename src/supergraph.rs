@@ -301,8 +301,8 @@ pub async fn start(options: Options) -> anyhow::Result<Supergraph> {
 /// subgraphs: half the cores. The subgraphs' runtime already has a worker per
 /// core, and a second thread per core for the router (its default) only
 /// makes the two take turns on each core. On two cores, one router worker
-/// served `bench router`'s Cart 1.5 times as fast as two, its ProductPage
-/// 1.1-1.3 times, and `bench checkout` 3-5% faster on 5% less CPU per order.
+/// served `bench router`'s Cart 1.4-1.6 times as fast as two, its
+/// ProductPage 1.1-1.3 times, and `bench checkout` on 2-6% less CPU per order.
 /// A router of its own (`supergraph router`) keeps one worker per core.
 fn router_workers_beside_subgraphs() -> usize {
     std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
