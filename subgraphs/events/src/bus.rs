@@ -260,6 +260,13 @@ impl Bus {
                         // stream is gone) ends this attachment; the caller attaches
                         // again, making the stream and the consumer anew if need be.
                         let message = message.map_err(|e| anyhow!("reading the {} consumer: {e}", consumer.name))?;
+                        // The subject names the event's type: what this consumer
+                        // does not subscribe to is acknowledged without being read.
+                        let subscribed = message.subject.strip_prefix(prefix.as_str()).and_then(|rest| rest.strip_prefix('.'));
+                        if !subscribed.is_some_and(|event_type| event_types.contains(&event_type)) {
+                            let _ = message.ack().await;
+                            continue;
+                        }
                         let envelope: Envelope = match serde_json::from_slice(&message.payload) {
                             Ok(envelope) => envelope,
                             Err(error) => {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kit::background::{Round, repeat};
-use kit::db::{Arg, Db, Write, from_now, now, placeholders};
+use kit::db::{Arg, Db, Write, Writes, from_now, now, placeholders};
 use kit::work::Retry;
 use sqlx::AnyConnection;
 use tokio::sync::{Notify, watch};
@@ -66,12 +66,25 @@ struct OutboxRow {
     attempts: i64,
 }
 
-/// Leases up to `$3` due events, oldest first, and answers them whole. On
-/// PostgreSQL rows another replica is claiming are skipped rather than waited for.
+/// Leases up to `$3` due events, oldest first, and answers them whole; not
+/// those `{held}` names. On PostgreSQL rows another replica is claiming are
+/// skipped rather than waited for.
 const CLAIM: &str = "UPDATE outbox SET lease_until = $1, attempts = attempts + 1 WHERE id IN (\
-        SELECT id FROM outbox WHERE published_at IS NULL AND due_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
+        SELECT id FROM outbox WHERE published_at IS NULL AND due_at <= $2 AND (lease_until IS NULL OR lease_until < $2) {held} \
         ORDER BY due_at, id LIMIT $3 {lock}) \
      RETURNING id, event_type, version, occurred_at, producer, correlation_id, traceparent, payload, attempts";
+
+/// Events a relay has published and not yet marked so: the next round's
+/// claim marks them, in the same statement on PostgreSQL, so that a round
+/// costs one statement rather than two. Until then their lease keeps them
+/// from being claimed again; should the relay die first, they are claimed
+/// after it and published again, which consumers take as nothing new.
+#[derive(Default)]
+struct Unmarked {
+    ids: Vec<String>,
+    /// When the first of them was published.
+    since: Option<String>,
+}
 
 impl Outbox {
     /// A failed publish is tried again as `retry` says (with the in-process
@@ -100,13 +113,27 @@ impl Outbox {
     /// replicas share the work and no transaction stays open while the bus is busy.
     pub async fn relay(self, shutdown: watch::Receiver<bool>) {
         self.bus.wait_until_open().await;
-        repeat("outbox relay", POLL, Some(&self.wake), shutdown, || self.publish_due()).await
+        let unmarked = std::sync::Mutex::new(Unmarked::default());
+        repeat("outbox relay", POLL, Some(&self.wake), shutdown, || self.publish_due(&unmarked)).await;
+        let last = std::mem::take(&mut *unmarked.lock().expect("no panics under this lock"));
+        if let Some(marking) = marking(&last)
+            && let Err(error) = marking.execute(&self.db).await
+        {
+            tracing::warn!(events = last.ids.len(), %error, "could not mark the last events published; they will be published again");
+        }
     }
 
-    async fn publish_due(&self) -> anyhow::Result<Round> {
-        let lock = if self.db.is_postgres() { "FOR UPDATE SKIP LOCKED" } else { "" };
-        let mut rows: Vec<OutboxRow> =
-            sqlx::query_as(&CLAIM.replace("{lock}", lock)).bind(from_now(LEASE)).bind(now()).bind(BATCH).fetch_all(&self.db).await?;
+    /// Marks what the last round published, claims what is due and
+    /// publishes it; what it published is marked by the next round.
+    async fn publish_due(&self, unmarked: &std::sync::Mutex<Unmarked>) -> anyhow::Result<Round> {
+        let published_before = std::mem::take(&mut *unmarked.lock().expect("no panics under this lock"));
+        let mut rows: Vec<OutboxRow> = match self.mark_and_claim(&published_before).await {
+            Ok(rows) => rows,
+            Err(error) => {
+                *unmarked.lock().expect("no panics under this lock") = published_before;
+                return Err(error.into());
+            }
+        };
         let claimed = rows.len();
         // Ids are UUIDv7: in id order, a producer's events go out in the order
         // they happened. Each ordering key's events go out one after another;
@@ -145,8 +172,30 @@ impl Outbox {
                 }
             }
         }
-        self.mark_published(&published).await?;
+        if !published.is_empty() {
+            *unmarked.lock().expect("no panics under this lock") = Unmarked { ids: published, since: Some(now()) };
+        }
         Ok(if claimed as i64 == BATCH { Round::Busy } else { Round::Idle })
+    }
+
+    /// Marks `published` and leases up to a batch of due events.
+    async fn mark_and_claim(&self, published: &Unmarked) -> Result<Vec<OutboxRow>, sqlx::Error> {
+        let lock = if self.db.is_postgres() { "FOR UPDATE SKIP LOCKED" } else { "" };
+        // Not those it is marking: their lease keeps them out anyway, unless a
+        // round took longer than the lease, and one statement must not update a row twice.
+        let held = match published.ids.len() {
+            0 => String::new(),
+            count => format!("AND id NOT IN ({})", placeholders(4, count)),
+        };
+        let mut args = vec![Arg::Text(from_now(LEASE)), Arg::Text(now()), Arg::Int(BATCH)];
+        args.extend(published.ids.iter().cloned().map(Arg::Text));
+        let claim = Writes::new(Write::new(CLAIM.replace("{held}", &held).replace("{lock}", lock), args));
+        match marking(published) {
+            Some(marking) => claim.and(marking),
+            None => claim,
+        }
+        .commit_all(&self.db)
+        .await
     }
 
     /// Gives a claimed event back, due again after the retry's backoff for its attempts.
@@ -173,18 +222,13 @@ impl Outbox {
         (published, None)
     }
 
-    async fn mark_published(&self, ids: &[String]) -> anyhow::Result<()> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let sql = format!("UPDATE outbox SET published_at = $1, lease_until = NULL WHERE id IN ({})", placeholders(2, ids.len()));
-        let mut query = sqlx::query(&sql).bind(now());
-        for id in ids {
-            query = query.bind(id);
-        }
-        query.execute(&self.db).await?;
-        Ok(())
-    }
+}
+
+/// The write that marks `published` so; None when there is nothing to mark.
+fn marking(published: &Unmarked) -> Option<Write> {
+    let since = published.since.clone()?;
+    let sql = format!("UPDATE outbox SET published_at = $1, lease_until = NULL WHERE id IN ({})", placeholders(2, published.ids.len()));
+    Some(Write::new(sql, std::iter::once(since).chain(published.ids.iter().cloned()).map(Arg::Text).collect()))
 }
 
 /// What waits in an outbox: how many events, and since when the oldest.
@@ -227,8 +271,53 @@ mod tests {
     use futures::FutureExt as _;
 
     use super::*;
-    use crate::contracts::OrderCancelled;
+    use crate::contracts::{OrderCancelled, OrderFulfilled};
     use crate::{BusConfig, Trace};
+
+    fn fulfilled(order_id: &str) -> Envelope {
+        let payload = OrderFulfilled {
+            order_id: order_id.into(),
+            fulfilment_id: "f1".into(),
+            lines: vec![],
+            carrier: "UPS".into(),
+            tracking_number: "1Z".into(),
+            complete: true,
+        };
+        Envelope::new("orders", &Trace::default(), &payload)
+    }
+
+    async fn committed(db: &Db, outbox: &Outbox, envelope: &Envelope) {
+        let mut tx = db.begin().await.unwrap();
+        record(&mut tx, envelope).await.unwrap();
+        tx.commit().await.unwrap();
+        outbox.committed();
+    }
+
+    #[tokio::test]
+    async fn a_round_marks_what_the_last_published_and_the_relay_marks_the_rest_before_it_stops() {
+        let db = kit::db::connect("sqlite::memory:", vec![kit::db::migrator(), crate::migrator()]).await.unwrap();
+        // No consumer takes OrderFulfilled: publishing it in process reaches the followers alone.
+        let bus = Bus::connect(&BusConfig::InProcess).await.unwrap();
+        bus.open();
+        let outbox = Outbox::new(db.clone(), bus.clone(), Retry::default());
+        let mut following = bus.follow("o1");
+        let (stop, shutdown) = watch::channel(false);
+        let relay = tokio::spawn(outbox.clone().relay(shutdown));
+
+        let (first, second) = (fulfilled("o1"), fulfilled("o1"));
+        committed(&db, &outbox, &first).await;
+        assert_eq!(following.recv().await.unwrap().id, first.id);
+        committed(&db, &outbox, &second).await;
+        assert_eq!(following.recv().await.unwrap().id, second.id);
+        let first_sent = &sent_about(&db, "o1").await.unwrap()[0];
+        assert!(first_sent.published_at.is_some(), "the round that published the second marked the first: {first_sent:?}");
+
+        stop.send(true).unwrap();
+        relay.await.unwrap();
+        assert!(sent_about(&db, "o1").await.unwrap().iter().all(|sent| sent.published_at.is_some()), "marked before the relay stopped");
+        assert_eq!(backlog(&db).await.unwrap().events, 0);
+        assert!(following.recv().now_or_never().is_none(), "each was published once");
+    }
 
     #[tokio::test]
     async fn a_committed_event_reaches_this_process_s_followers_before_the_relay_publishes_it() {

@@ -371,6 +371,21 @@ impl Writes {
         Ok(row)
     }
 
+    /// As `commit`, answering every row the first one returns.
+    pub async fn commit_all<R>(self, db: &Db) -> Result<Vec<R>, sqlx::Error>
+    where
+        R: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin,
+    {
+        if let Some((sql, args)) = self.as_one_statement(db.is_postgres()) {
+            return query_as_with(&sql, &args).fetch_all(db).await;
+        }
+        let mut tx = db.begin().await?;
+        let rows = query_as_with(&self.first.sql, &self.first.args).fetch_all(&mut *tx).await?;
+        one_by_one(&self.rest, &mut tx).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
     /// Runs them only when `guard`, an UPDATE, changes a row, and answers
     /// whether it did: a status change and what it records. On PostgreSQL
     /// that is one statement, the guard a WITH clause that each write, an
