@@ -32,6 +32,30 @@ pub struct VariantRow {
     pub currency: String,
 }
 
+/// A variant looked up by sku, with its product: what a cart's or an
+/// order's line asks of both comes from one read.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct VariantOfProduct {
+    #[sqlx(flatten)]
+    pub variant: VariantRow,
+    product_slug: String,
+    product_name: String,
+    product_description: String,
+    product_category_slug: String,
+}
+
+impl VariantOfProduct {
+    pub fn product(&self) -> ProductRow {
+        ProductRow {
+            id: self.variant.product_id.clone(),
+            slug: self.product_slug.clone(),
+            name: self.product_name.clone(),
+            description: self.product_description.clone(),
+            category_slug: self.product_category_slug.clone(),
+        }
+    }
+}
+
 impl VariantRow {
     pub fn price(&self) -> anyhow::Result<Money> {
         Money::from_stored(self.price_minor, &self.currency)
@@ -157,7 +181,7 @@ pub struct Loaders {
     categories: Categories,
     pub products_by_id: OneByKey<ProductRow>,
     pub products_by_slug: OneByKey<ProductRow>,
-    pub variants_by_sku: OneByKey<VariantRow>,
+    pub variants_by_sku: OneByKey<VariantOfProduct>,
     pub variants_by_product: ManyByKey<VariantRow>,
     pub images_by_product: ManyByKey<ImageRow>,
     pub options_by_product: ManyByKey<OptionRow>,
@@ -172,7 +196,12 @@ impl Loaders {
             categories: categories.clone(),
             products_by_id: one_by_key(db, batches, format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id IN ({{keys}})"), |row: &ProductRow| &row.id),
             products_by_slug: one_by_key(db, batches, format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE slug IN ({{keys}})"), |row: &ProductRow| &row.slug),
-            variants_by_sku: one_by_key(db, batches, format!("SELECT {VARIANT_COLUMNS} FROM variants WHERE sku IN ({{keys}})"), |row: &VariantRow| &row.sku),
+            variants_by_sku: one_by_key(db, batches,
+                "SELECT v.sku, v.product_id, v.name, v.price_minor, v.currency, p.slug AS product_slug, p.name AS product_name, \
+                 p.description AS product_description, p.category_slug AS product_category_slug \
+                 FROM variants v JOIN products p ON p.id = v.product_id WHERE v.sku IN ({keys})",
+                |row: &VariantOfProduct| &row.variant.sku,
+            ),
             variants_by_product: many_by_key(db, batches,
                 format!("SELECT {VARIANT_COLUMNS} FROM variants WHERE product_id IN ({{keys}}) ORDER BY product_id, position"),
                 |row: &VariantRow| &row.product_id,

@@ -11,7 +11,7 @@ use kit::error::{ApiError, UserError};
 use kit::money::{CurrencyCode, Decimal, Money, MoneyInput};
 use kit::page::{PageInfo, PageWindow};
 
-use crate::catalog::{self, CategoryRow, ImageRow, Loaders, OptionRow, ProductRow, VariantRow};
+use crate::catalog::{self, CategoryRow, ImageRow, Loaders, OptionRow, ProductRow, VariantOfProduct, VariantRow};
 use crate::listing::{self, ListedRow, PRICE_BUCKETS, ProductQuery, ProductSortKey, SortDirection};
 use crate::search;
 
@@ -105,13 +105,13 @@ impl Product {
         });
         let Some(sku) = sku else { return Ok(None) };
         let variants = self.variant_rows(ctx).await?;
-        Ok(variants.into_iter().find(|variant| variant.sku == sku).map(Variant))
+        Ok(variants.into_iter().find(|variant| variant.sku == sku).map(Variant::from))
     }
 
     /// The variants in display order. Inventory requires their skus to answer `Product.inStock`.
     #[graphql(directive = kit::directives::listSize::apply(Some(20), None, None))]
     async fn variants(&self, ctx: &Context<'_>) -> Result<Vec<Variant>> {
-        Ok(self.variant_rows(ctx).await?.into_iter().map(Variant).collect())
+        Ok(self.variant_rows(ctx).await?.into_iter().map(Variant::from).collect())
     }
 
     /// The cheapest and dearest variant prices.
@@ -196,7 +196,23 @@ pub struct SelectedOptionInput {
 }
 
 #[derive(Clone)]
-pub struct Variant(VariantRow);
+pub struct Variant {
+    row: VariantRow,
+    /// Its product, when the two were read together (a variant looked up by sku).
+    product: Option<ProductRow>,
+}
+
+impl From<VariantRow> for Variant {
+    fn from(row: VariantRow) -> Self {
+        Variant { row, product: None }
+    }
+}
+
+impl From<VariantOfProduct> for Variant {
+    fn from(found: VariantOfProduct) -> Self {
+        Variant { product: Some(found.product()), row: found.variant }
+    }
+}
 
 // An entity: inventory adds `stock` and `inStock`; cart and orders reference
 // it by sku.
@@ -206,40 +222,43 @@ pub struct Variant(VariantRow);
 impl Variant {
     /// The variant's stock-keeping unit, which identifies it across the shop.
     async fn sku(&self) -> ID {
-        ID(self.0.sku.clone())
+        ID(self.row.sku.clone())
     }
 
     /// The variant's own name, e.g. a size or a colour, as shown when choosing one.
     async fn name(&self) -> &str {
-        &self.0.name
+        &self.row.name
     }
 
     /// The current catalog price; carts compute their totals from it.
     async fn price(&self) -> Result<Money> {
-        Ok(self.0.price().map_err(ApiError::from)?)
+        Ok(self.row.price().map_err(ApiError::from)?)
     }
 
     /// The variant's value on each of its product's option axes, in axis order.
     async fn selected_options(&self, ctx: &Context<'_>) -> Result<Vec<SelectedOption>> {
         let loaders = ctx.data_unchecked::<Loaders>();
-        let rows = loaders.options_by_product.load_one(self.0.product_id.clone()).await.map_err(ApiError::from)?.unwrap_or_default();
-        Ok(rows.into_iter().filter(|row| row.sku == self.0.sku).map(|row| SelectedOption { name: row.name, value: row.value }).collect())
+        let rows = loaders.options_by_product.load_one(self.row.product_id.clone()).await.map_err(ApiError::from)?.unwrap_or_default();
+        Ok(rows.into_iter().filter(|row| row.sku == self.row.sku).map(|row| SelectedOption { name: row.name, value: row.value }).collect())
     }
 
     /// The variant's own image, or else its product's featured image; null when there is neither.
     async fn image(&self, ctx: &Context<'_>) -> Result<Option<Image>> {
         let loaders = ctx.data_unchecked::<Loaders>();
-        let rows = loaders.images_by_product.load_one(self.0.product_id.clone()).await.map_err(ApiError::from)?.unwrap_or_default();
-        let own = rows.iter().find(|row| row.variant_sku.as_deref() == Some(self.0.sku.as_str()));
+        let rows = loaders.images_by_product.load_one(self.row.product_id.clone()).await.map_err(ApiError::from)?.unwrap_or_default();
+        let own = rows.iter().find(|row| row.variant_sku.as_deref() == Some(self.row.sku.as_str()));
         Ok(own.or(rows.first()).map(|row| Image::new(ctx.data_unchecked::<MediaBase>(), row)))
     }
 
     /// The product this variant belongs to.
     async fn product(&self, ctx: &Context<'_>) -> Result<Product> {
+        if let Some(product) = &self.product {
+            return Ok(Product::from(product.clone()));
+        }
         let loaders = ctx.data_unchecked::<Loaders>();
-        let row = loaders.products_by_id.load_one(self.0.product_id.clone()).await.map_err(ApiError::from)?;
+        let row = loaders.products_by_id.load_one(self.row.product_id.clone()).await.map_err(ApiError::from)?;
         row.map(Product::from)
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("variant {} has no product", self.0.sku)).into())
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("variant {} has no product", self.row.sku)).into())
     }
 }
 
@@ -510,7 +529,7 @@ impl Query {
         }
         let loaders = ctx.data_unchecked::<Loaders>();
         let found = loaders.variants_by_sku.load_many(skus.iter().map(|sku| sku.0.clone())).await.map_err(ApiError::from)?;
-        Ok(skus.iter().map(|sku| found.get(&sku.0).cloned().map(Variant)).collect())
+        Ok(skus.iter().map(|sku| found.get(&sku.0).cloned().map(Variant::from)).collect())
     }
 
     /// Every category, by name, with how many products it holds; `parent` and `children` give the tree.
@@ -537,7 +556,7 @@ impl Query {
     #[graphql(entity)]
     async fn find_variant_by_sku(&self, ctx: &Context<'_>, sku: ID) -> Result<Option<Variant>> {
         let loaders = ctx.data_unchecked::<Loaders>();
-        Ok(loaders.variants_by_sku.load_one(sku.0).await.map_err(ApiError::from)?.map(Variant))
+        Ok(loaders.variants_by_sku.load_one(sku.0).await.map_err(ApiError::from)?.map(Variant::from))
     }
 }
 
@@ -613,7 +632,7 @@ impl Mutation {
         match catalog::set_variant_price(db, &sku, price, ctx.data_unchecked::<Trace>()).await.map_err(ApiError::from)? {
             Some(row) => {
                 ctx.data_unchecked::<Outbox>().committed();
-                Ok(VariantPayload { variant: Some(Variant(row)), user_errors: vec![] })
+                Ok(VariantPayload { variant: Some(Variant::from(row)), user_errors: vec![] })
             }
             None => Ok(VariantPayload::failed(UserError::new("UNKNOWN_SKU", "sku", format!("no variant has sku {}", sku.0)))),
         }
