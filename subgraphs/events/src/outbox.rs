@@ -162,18 +162,20 @@ impl Outbox {
         }
         let lanes = futures::future::join_all(lanes.iter().map(|lane| self.publish_in_order(lane))).await;
         let mut published = Vec::new();
+        let mut failures = Vec::new();
         for (lane_published, unpublished) in lanes {
             published.extend(lane_published);
-            // The failed event and those after it on its lane wait for the retry, in order.
-            if let Some((failed, error)) = unpublished {
-                tracing::warn!(event_id = %failed[0].id, event_type = %failed[0].event_type, error = %format!("{error:#}"), "publishing failed; will retry");
-                for envelope in failed {
-                    self.retry_later(&envelope.id, attempts[&envelope.id], &error).await?;
-                }
-            }
+            failures.extend(unpublished);
         }
         if !published.is_empty() {
             *unmarked.lock().expect("no panics under this lock") = Unmarked { ids: published, since: Some(now()) };
+        }
+        // The failed event and those after it on its lane wait for the retry, in order.
+        for (failed, error) in failures {
+            tracing::warn!(event_id = %failed[0].id, event_type = %failed[0].event_type, error = %format!("{error:#}"), "publishing failed; will retry");
+            for envelope in failed {
+                self.retry_later(&envelope.id, attempts[&envelope.id], &error).await?;
+            }
         }
         Ok(if claimed as i64 == BATCH { Round::Busy } else { Round::Idle })
     }
