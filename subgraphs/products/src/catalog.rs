@@ -45,14 +45,16 @@ pub struct VariantOfProduct {
 }
 
 impl VariantOfProduct {
-    pub fn product(&self) -> ProductRow {
-        ProductRow {
+    /// The variant and its product, as the rows they were read from.
+    pub fn into_rows(self) -> (VariantRow, ProductRow) {
+        let product = ProductRow {
             id: self.variant.product_id.clone(),
-            slug: self.product_slug.clone(),
-            name: self.product_name.clone(),
-            description: self.product_description.clone(),
-            category_slug: self.product_category_slug.clone(),
-        }
+            slug: self.product_slug,
+            name: self.product_name,
+            description: self.product_description,
+            category_slug: self.product_category_slug,
+        };
+        (self.variant, product)
     }
 }
 

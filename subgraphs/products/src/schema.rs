@@ -210,7 +210,8 @@ impl From<VariantRow> for Variant {
 
 impl From<VariantOfProduct> for Variant {
     fn from(found: VariantOfProduct) -> Self {
-        Variant { product: Some(found.product()), row: found.variant }
+        let (row, product) = found.into_rows();
+        Variant { row, product: Some(product) }
     }
 }
 
