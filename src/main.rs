@@ -346,17 +346,19 @@ async fn run_subgraph(
         tracing::warn!("EVENT_BUS is not a nats:// URL: events reach only consumers in this process");
     }
     let listener = std::net::TcpListener::bind((host.as_str(), port))?;
+    let subgraph_urls = Subgraph::urls_from_env();
     tracing::info!(
         subgraph = subgraph.name(),
         address = %listener.local_addr()?,
         database = %kit::db::redact(&database_url),
         router = %router_url,
+        subgraphs = ?subgraph_urls,
         metrics = %metrics_addr,
-        "serving; reads through the graph go to the router (ROUTER_URL)"
+        "serving; reads through the graph go to the router (ROUTER_URL), checkout's straight to cart and products (CART_URL, PRODUCTS_URL)"
     );
     let asked_to_stop = kit::background::termination()?;
     let bus = Bus::connect(&bus_config).await?;
-    let shared = Shared::new(&config_dir, &router_url, bus.clone(), Settings::from_env()?)?;
+    let shared = Shared::new(&config_dir, &router_url, &subgraph_urls, bus.clone(), Settings::from_env()?)?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let metrics = tokio::net::TcpListener::bind(&metrics_addr).await.with_context(|| format!("binding the metrics listener to {metrics_addr} (METRICS_ADDR)"))?;
     tokio::spawn(kit::metrics::serve(metrics, shutdown.clone()));

@@ -52,7 +52,7 @@ pub async fn dead_letters(json: bool) -> anyhow::Result<()> {
 pub async fn replay(config_dir: &Path, id: &str) -> anyhow::Result<()> {
     let router_url = std::env::var("ROUTER_URL").unwrap_or_else(|_| "http://127.0.0.1:4000/graphql".into());
     // Events the handler emits land in the outbox; the running subgraph's relay publishes them.
-    let shared = Shared::new(config_dir, &router_url, Bus::connect(&BusConfig::InProcess).await?, Settings::from_env()?)?;
+    let shared = Shared::new(config_dir, &router_url, &Subgraph::urls_from_env(), Bus::connect(&BusConfig::InProcess).await?, Settings::from_env()?)?;
     for subgraph in CONSUMERS {
         let db = open(subgraph).await?;
         if !events::dead_letters(&db).await?.iter().any(|letter| letter.id == id) {

@@ -9,7 +9,7 @@ use events::{Bus, Consumer, Handler, Outbox};
 use kit::JwtVerifier;
 use kit::config::Settings;
 use kit::db::Db;
-use kit::graph::GraphClient;
+use kit::graph::{GraphClient, Peers};
 use tokio::sync::watch;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -49,6 +49,17 @@ impl Subgraph {
         4001 + Subgraph::ALL.iter().position(|s| *s == self).expect("listed") as u16
     }
 
+    /// Where it answers when another process serves it: `{NAME}_URL` (as
+    /// the router is told), else its dev port on loopback.
+    pub fn url_from_env(self) -> String {
+        std::env::var(format!("{}_URL", self.name().to_uppercase())).unwrap_or_else(|_| format!("http://127.0.0.1:{}/graphql", self.default_port()))
+    }
+
+    /// Every subgraph's name and `url_from_env`.
+    pub fn urls_from_env() -> Vec<(String, String)> {
+        Subgraph::ALL.iter().map(|subgraph| (subgraph.name().to_string(), subgraph.url_from_env())).collect()
+    }
+
     /// Opens its database and runs its migrations.
     pub async fn connect(self, database_url: &str) -> anyhow::Result<Db> {
         self.definition().connect(database_url).await
@@ -64,6 +75,8 @@ pub struct Shared {
     pub verifier: Arc<JwtVerifier>,
     /// The router, for the reads subgraphs make through the graph.
     pub graph: GraphClient,
+    /// Every subgraph at its own endpoint, for the reads that go straight to one.
+    pub peers: Peers,
     pub bus: Bus,
     pub settings: Settings,
     pub handler_layer: Option<HandlerLayer>,
@@ -71,9 +84,10 @@ pub struct Shared {
 
 impl Shared {
     /// Tokens verified as router-config/router.yaml says; the graph read at
-    /// `router_url` with a service token: SERVICE_TOKEN (from the shop's
-    /// identity provider), or in dev one minted with the dev key.
-    pub fn new(config_dir: &std::path::Path, router_url: &str, bus: Bus, settings: Settings) -> anyhow::Result<Self> {
+    /// `router_url`, and each subgraph at its entry in `subgraph_urls` (name,
+    /// GraphQL endpoint), with a service token: SERVICE_TOKEN (from the
+    /// shop's identity provider), or in dev one minted with the dev key.
+    pub fn new(config_dir: &std::path::Path, router_url: &str, subgraph_urls: &[(String, String)], bus: Bus, settings: Settings) -> anyhow::Result<Self> {
         let auth = crate::auth::auth_config(&crate::auth::load_router_config(config_dir)?)?;
         let verifier = Arc::new(JwtVerifier::new(auth)?);
         let service_token = match std::env::var("SERVICE_TOKEN") {
@@ -81,7 +95,14 @@ impl Shared {
             Err(_) => crate::token::mint_service_token(config_dir)
                 .context("minting a dev service token (set SERVICE_TOKEN to your identity provider's)")?,
         };
-        Ok(Shared { verifier, graph: GraphClient::new(router_url, Some(service_token)), bus, settings, handler_layer: None })
+        Ok(Shared {
+            verifier,
+            peers: Peers::new(subgraph_urls, Some(&service_token)),
+            graph: GraphClient::new(router_url, Some(service_token)),
+            bus,
+            settings,
+            handler_layer: None,
+        })
     }
 
     /// What a subgraph listening on `address` shares: without MEDIA_BASE_URL,
@@ -141,6 +162,7 @@ impl Serving {
             db,
             verifier: self.shared.verifier.clone(),
             graph: self.shared.graph.clone(),
+            peers: self.shared.peers.clone(),
             bus: self.shared.bus.clone(),
             settings: self.shared.settings.clone(),
             shutdown,

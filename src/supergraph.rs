@@ -231,9 +231,22 @@ impl Supergraph {
 pub async fn start(options: Options) -> anyhow::Result<Supergraph> {
     let router_url = format!("http://127.0.0.1:{}", options.router_port);
     let bus = Bus::connect(&options.bus).await?;
+    // Every subgraph's address is known before any starts: orders reads
+    // cart and products straight from theirs.
+    let mut listeners = Vec::new();
+    for subgraph in Subgraph::ALL {
+        let port = if options.fixed_ports { subgraph.default_port() } else { 0 };
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+            .with_context(|| format!("binding the {} subgraph to port {port}", subgraph.name()))?;
+        listeners.push((subgraph, listener));
+    }
+    let urls = listeners
+        .iter()
+        .map(|(subgraph, listener)| Ok((subgraph.name().to_string(), format!("http://{}/graphql", listener.local_addr()?))))
+        .collect::<anyhow::Result<Vec<(String, String)>>>()?;
     let shared = Shared {
         handler_layer: options.handler_layer.clone(),
-        ..Shared::new(&options.config_dir, &format!("{router_url}/graphql"), bus.clone(), options.settings.clone())?
+        ..Shared::new(&options.config_dir, &format!("{router_url}/graphql"), &urls, bus.clone(), options.settings.clone())?
     };
 
     let mut database_urls = HashMap::new();
@@ -256,20 +269,14 @@ pub async fn start(options: Options) -> anyhow::Result<Supergraph> {
     });
 
     let mut subgraphs = HashMap::new();
-    for subgraph in Subgraph::ALL {
-        let port = if options.fixed_ports { subgraph.default_port() } else { 0 };
-        let listener = std::net::TcpListener::bind(("127.0.0.1", port))
-            .with_context(|| format!("binding the {} subgraph to port {port}", subgraph.name()))?;
-        let url = format!("http://{}/graphql", listener.local_addr()?);
+    for ((subgraph, listener), (_, url)) in listeners.into_iter().zip(&urls) {
         let serving = Serving::new(subgraph, database_urls[&subgraph].clone(), &shared.served_at(listener.local_addr()?));
         let (stop, shutdown) = watch::channel(false);
         let (db, stopped) = serving.spawn(listener, shutdown).await?;
-        subgraphs.insert(subgraph, RunningSubgraph { url, db, serving, stop, stopped: Some(stopped) });
+        subgraphs.insert(subgraph, RunningSubgraph { url: url.clone(), db, serving, stop, stopped: Some(stopped) });
     }
     bus.open();
 
-    let urls: Vec<(String, String)> =
-        Subgraph::ALL.iter().map(|s| (s.name().to_string(), subgraphs[s].url.clone())).collect();
     let config_path = options.work_dir.join("router.yaml");
     std::fs::create_dir_all(&options.work_dir)?;
     crate::router::write_config(

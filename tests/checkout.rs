@@ -21,6 +21,7 @@ on_both_backends!(
     cancelling_a_confirmed_order_voids_the_payment_and_restores_the_stock,
     checkout_refuses_stale_totals_reused_keys_and_ordered_carts,
     another_customers_order_is_invisible,
+    a_cart_of_more_skus_than_one_catalog_read_takes_is_ordered_at_the_catalogs_prices_read_past_the_router,
     an_unsettled_reservation_is_released_after_its_ttl,
     a_confirmation_made_while_inventory_is_down_past_the_ttl_keeps_its_stock_and_payment,
     orders_settling_around_the_ttl_settle_one_way_in_every_subgraph,
@@ -273,6 +274,56 @@ async fn another_customers_order_is_invisible(backend: Backend) {
     assert_eq!(body["data"]["me"]["orders"]["edges"][0]["node"]["id"], id.as_str());
     let support = token_with_scopes("support", &["orders:read:all"]);
     assert_eq!(app.operation("Order", json!({ "id": id }), Some(&support)).await["data"]["order"]["id"], id.as_str());
+}
+
+/// The fetches the router has made from `subgraph` so far (this test's process's counter).
+async fn router_fetches_from(app: &TestApp, subgraph: &str) -> u64 {
+    let series = reqwest::get(&app.supergraph.metrics_url).await.unwrap().text().await.unwrap();
+    let of_subgraph = format!("subgraph=\"{subgraph}\"");
+    series
+        .lines()
+        .filter(|line| line.starts_with("router_subgraph_fetches_total{") && line.contains(&of_subgraph))
+        .map(|line| line.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum()
+}
+
+async fn a_cart_of_more_skus_than_one_catalog_read_takes_is_ordered_at_the_catalogs_prices_read_past_the_router(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // products' `variants` answers at most 100 skus at a time: placeOrder asks for 101 in two reads.
+    let body = app.graphql("{ products(first: 100) { edges { node { variants { sku } } } } }", json!({}), None).await;
+    let skus: Vec<String> = body["data"]["products"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .flat_map(|edge| edge["node"]["variants"].as_array().cloned().unwrap_or_default())
+        .map(|variant| variant["sku"].as_str().unwrap().to_string())
+        .take(101)
+        .collect();
+    assert_eq!(skus.len(), 101, "{body}");
+    let shopper = customer_token("many-lines");
+    let cart = app.operation("CreateCart", json!({}), Some(&shopper)).await["data"]["createCart"]["cart"]["id"].as_str().unwrap().to_string();
+    let mut subtotal = Value::Null;
+    for sku in &skus {
+        let added = app.operation("AddCartLine", json!({ "cartId": cart, "sku": sku, "quantity": 1 }), Some(&shopper)).await;
+        assert!(user_error_codes(&added["data"]["addCartLine"]).is_empty(), "{added}");
+        subtotal = added["data"]["addCartLine"]["cart"]["subtotal"].clone();
+    }
+    let fetched = (router_fetches_from(&app, "cart").await, router_fetches_from(&app, "products").await);
+
+    let placed = app
+        .graphql(
+            "mutation ($input: PlaceOrderInput!) { placeOrder(input: $input) { order { subtotal { amount currencyCode } lines { quantity } } userErrors { code } } }",
+            json!({ "input": { "cartId": cart, "idempotencyKey": "many", "paymentToken": "tok_visa" } }),
+            Some(&shopper),
+        )
+        .await;
+    let order = &placed["data"]["placeOrder"]["order"];
+    assert_eq!(order["lines"].as_array().map(Vec::len), Some(101), "{placed}");
+    // The cart prices its lines from the catalog itself: the order holds every line at the same prices.
+    assert_eq!(order["subtotal"]["amount"], subtotal["amount"], "{placed}");
+    assert_eq!(order["subtotal"]["currencyCode"], subtotal["currencyCode"], "{placed}");
+    // placeOrder read the cart and the prices from cart and products themselves, not through the router.
+    assert_eq!((router_fetches_from(&app, "cart").await, router_fetches_from(&app, "products").await), fetched);
 }
 
 /// A supergraph whose orders expire after `ttl` (looked for every `sweep`)

@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use kit::JwtVerifier;
 use kit::config::Settings;
 use kit::db::Db;
-use kit::graph::GraphClient;
+use kit::graph::{GraphClient, Peers};
 use prometheus::{GaugeVec, IntGaugeVec, Opts};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -30,8 +30,10 @@ pub struct Subgraph {
     pub engine_migrator: Option<fn(postgres: bool) -> Migrator>,
     /// The SDL it contributes to composition.
     pub sdl: fn() -> String,
-    /// The documents it sends through the router: trusted there like the
-    /// storefront's, and checked against the supergraph by `supergraph check`.
+    /// The documents it sends to the graph, through the router or straight
+    /// to the subgraph that answers them (`Context::peers`): trusted at the
+    /// router like the storefront's, and checked against the supergraph by
+    /// `supergraph check` (each asks only for what the subgraph it goes to serves).
     pub graph_reads: &'static [&'static str],
     /// Builds its parts from what the process gives it.
     pub start: fn(&Context) -> Service,
@@ -57,6 +59,8 @@ pub struct Context {
     pub verifier: Arc<JwtVerifier>,
     /// The router, for the reads a subgraph makes through the graph.
     pub graph: GraphClient,
+    /// The other subgraphs, for the reads that go straight to them.
+    pub peers: Peers,
     pub bus: Bus,
     /// Its outbox (on `background_db`).
     pub outbox: Outbox,

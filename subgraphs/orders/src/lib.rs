@@ -24,9 +24,8 @@ use ::events::{Bus, Outbox};
 use async_graphql::{Schema, SchemaBuilder};
 use futures::FutureExt;
 use kit::db::Db;
-use kit::graph::GraphClient;
 
-pub use order::{OrderSaga, order_saga};
+pub use order::{CartSource, OrderSaga, order_saga};
 pub use payment::{Authorization, PaymentGateway};
 pub use sandbox::SandboxGateway;
 pub use schema::{Mutation, Query, Subscription};
@@ -34,7 +33,7 @@ pub use schema::{Mutation, Query, Subscription};
 pub const NAME: &str = "orders";
 
 /// Orders, as a process runs it.
-pub const SUBGRAPH: Subgraph = Subgraph { name: NAME, migrator, engine_migrator: None, sdl, graph_reads: &[order::CART_WITH_PRICES], start };
+pub const SUBGRAPH: Subgraph = Subgraph { name: NAME, migrator, engine_migrator: None, sdl, graph_reads: &[order::CART_LINES, order::CATALOG_PRICES], start };
 
 pub fn migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("../../migrations/orders")
@@ -49,7 +48,7 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 /// What checkout needs besides its database.
 #[derive(Clone)]
 pub struct Checkout {
-    pub graph: GraphClient,
+    pub carts: CartSource,
     pub outbox: Outbox,
     pub gateway: Arc<dyn PaymentGateway>,
     pub bus: Bus,
@@ -58,7 +57,7 @@ pub struct Checkout {
 pub fn schema(db: Db, checkout: Checkout) -> OrdersSchema {
     builder()
         .data(db)
-        .data(checkout.graph)
+        .data(checkout.carts)
         .data(checkout.outbox)
         .data(checkout.gateway)
         .data(checkout.bus)
@@ -113,7 +112,8 @@ fn expire_reservations(context: &Context, payments: &payment::Payments) -> impl 
 pub fn start(context: &Context) -> Service {
     let gateway: Arc<dyn PaymentGateway> = Arc::new(SandboxGateway::new(context.background_db.clone(), context.settings.sandbox_slow_delay));
     let payments = payment::Payments::new(context.background_db.clone(), gateway.clone(), context.outbox.clone());
-    let checkout = Checkout { graph: context.graph.clone(), outbox: context.outbox.clone(), gateway, bus: context.bus.clone() };
+    let carts = CartSource { cart: context.peers.client("cart"), products: context.peers.client("products") };
+    let checkout = Checkout { carts, outbox: context.outbox.clone(), gateway, bus: context.bus.clone() };
     Service {
         app: kit::server::app(NAME, schema(context.db.clone(), checkout), request_data(&context.db), context.verifier.clone(), context.settings.authorization_directives),
         handler: Some(Arc::new(events::OrdersEvents { payments: payments.clone() })),

@@ -465,13 +465,13 @@ fn refused(code: &str, field: &str, message: impl Into<String>) -> Placed {
 /// the outbox, all in one transaction, and answers at once; the saga settles
 /// it on events. The same request under the same key always answers the same order.
 #[tracing::instrument(skip_all, fields(customer_id = request.customer_id, cart_id = request.cart_id))]
-pub async fn place_order(db: &Db, graph: &GraphClient, outbox: &Outbox, request: &PlaceOrder<'_>) -> Result<Placed, ApiError> {
+pub async fn place_order(db: &Db, source: &CartSource, outbox: &Outbox, request: &PlaceOrder<'_>) -> Result<Placed, ApiError> {
     let owner = request.owner();
     let keyed = request.keyed(&owner);
     // The key is read only when no order was placed now, rather than before
     // every order: a request sent again finds its cart ordered, its total
     // changed or its key taken, and is answered what the key says.
-    let placed = place_new_order(db, graph, outbox, request, &keyed).await;
+    let placed = place_new_order(db, source, outbox, request, &keyed).await;
     if matches!(placed, Ok(Placed::Order { .. })) {
         return placed;
     }
@@ -490,8 +490,8 @@ pub async fn place_order(db: &Db, graph: &GraphClient, outbox: &Outbox, request:
     }
 }
 
-async fn place_new_order(db: &Db, graph: &GraphClient, outbox: &Outbox, request: &PlaceOrder<'_>, keyed: &Keyed<'_>) -> Result<Placed, ApiError> {
-    let cart = match read_cart(graph, request.cart_id, request.authorization, "input.cartId").await? {
+async fn place_new_order(db: &Db, source: &CartSource, outbox: &Outbox, request: &PlaceOrder<'_>, keyed: &Keyed<'_>) -> Result<Placed, ApiError> {
+    let cart = match read_cart(source, request.cart_id, request.authorization, "input.cartId").await? {
         Ok(cart) => cart,
         Err(refusal) => return Ok(Placed::Refused(refusal)),
     };
@@ -590,8 +590,20 @@ struct PricedCart {
     subtotal: Money,
 }
 
-/// The cart and the catalog's current prices, read in one query through the router.
-pub(crate) const CART_WITH_PRICES: &str = "query ($id: ID!) { cart(id: $id) { lines { quantity variant { sku price { amount currencyCode } product { id } } } } }";
+/// Where placeOrder and checkoutQuote read the cart and its prices: from
+/// the cart and products subgraphs themselves, the two fetches the router
+/// would make for one query, without the router's hop (every order pays
+/// this read). Both answer as of the moment they are asked.
+#[derive(Clone)]
+pub struct CartSource {
+    pub cart: GraphClient,
+    pub products: GraphClient,
+}
+
+/// A cart's lines, asked of the cart subgraph as the customer.
+pub(crate) const CART_LINES: &str = "query ($id: ID!) { cart(id: $id) { lines { quantity variant { sku } } } }";
+/// The catalog's current prices of some skus, asked of the products subgraph.
+pub(crate) const CATALOG_PRICES: &str = "query ($skus: [ID!]!) { variants(skus: $skus) { sku price { amount currencyCode } product { id } } }";
 
 #[derive(Deserialize)]
 struct CartData {
@@ -606,7 +618,17 @@ struct CartView {
 #[derive(Deserialize)]
 struct CartLineView {
     quantity: i64,
-    variant: VariantView,
+    variant: SkuView,
+}
+
+#[derive(Deserialize)]
+struct SkuView {
+    sku: String,
+}
+
+#[derive(Deserialize)]
+struct VariantsData {
+    variants: Vec<Option<VariantView>>,
 }
 
 #[derive(Deserialize)]
@@ -630,24 +652,27 @@ struct ProductView {
 
 /// Reads the cart as the customer sees it, with the catalog's current prices;
 /// a user error when it cannot be ordered.
-async fn read_cart(graph: &GraphClient, cart_id: &str, authorization: Option<&str>, field: &str) -> Result<Result<PricedCart, UserError>, ApiError> {
-    let data: CartData = graph.query(CART_WITH_PRICES, serde_json::json!({ "id": cart_id }), authorization).await?;
+async fn read_cart(source: &CartSource, cart_id: &str, authorization: Option<&str>, field: &str) -> Result<Result<PricedCart, UserError>, ApiError> {
+    let data: CartData = source.cart.query(CART_LINES, serde_json::json!({ "id": cart_id }), authorization).await?;
     let Some(cart) = data.cart else {
         return Ok(Err(UserError::new("CART_NOT_FOUND", field, "no such cart")));
     };
     if cart.lines.is_empty() {
         return Ok(Err(UserError::new("CART_EMPTY", field, "the cart has no lines")));
     }
+    let variants = catalog_prices(&source.products, &cart.lines).await?;
     let mut lines = Vec::new();
     let mut prices = Vec::new();
     for line in &cart.lines {
-        let unreadable = || ApiError::Internal(anyhow::anyhow!("the catalog sent an unreadable price for {}", line.variant.sku));
-        let unit = Decimal::parse(&line.variant.price.amount).ok_or_else(unreadable)?;
-        let currency = CurrencyCode::parse(&line.variant.price.currency_code).ok_or_else(unreadable)?;
+        let sku = &line.variant.sku;
+        let variant = variants.get(sku.as_str()).ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the catalog does not know {sku}, which a cart holds")))?;
+        let unreadable = || ApiError::Internal(anyhow::anyhow!("the catalog sent an unreadable price for {sku}"));
+        let unit = Decimal::parse(&variant.price.amount).ok_or_else(unreadable)?;
+        let currency = CurrencyCode::parse(&variant.price.currency_code).ok_or_else(unreadable)?;
         prices.push(Money::new(unit.0, currency).times(line.quantity)?);
         lines.push(OrderLine {
-            sku: line.variant.sku.clone(),
-            product_id: line.variant.product.id.clone(),
+            sku: sku.clone(),
+            product_id: variant.product.id.clone(),
             quantity: line.quantity,
             unit_price_minor: unit.0,
             currency: currency.as_str().to_string(),
@@ -657,17 +682,28 @@ async fn read_cart(graph: &GraphClient, cart_id: &str, authorization: Option<&st
     Ok(Ok(PricedCart { lines, subtotal }))
 }
 
+/// The catalog's variants of the lines' skus, by sku, asked a page of skus at a time.
+async fn catalog_prices(products: &GraphClient, lines: &[CartLineView]) -> Result<HashMap<String, VariantView>, ApiError> {
+    let skus: Vec<&str> = lines.iter().map(|line| line.variant.sku.as_str()).collect();
+    let mut variants = HashMap::new();
+    for page in skus.chunks(kit::page::MAX_PAGE_SIZE as usize) {
+        let data: VariantsData = products.query(CATALOG_PRICES, serde_json::json!({ "skus": page }), None).await?;
+        variants.extend(data.variants.into_iter().flatten().map(|variant| (variant.sku.clone(), variant)));
+    }
+    Ok(variants)
+}
+
 /// What ordering the cart would cost with shipping to `destination` by
 /// `method` (the cheapest when not given), as placeOrder would charge it.
 pub async fn quote_cart(
     db: &Db,
-    graph: &GraphClient,
+    source: &CartSource,
     cart_id: &str,
     authorization: Option<&str>,
     destination: Destination<'_>,
     method: Option<&str>,
 ) -> Result<Result<Quote, UserError>, ApiError> {
-    let cart = match read_cart(graph, cart_id, authorization, "cartId").await? {
+    let cart = match read_cart(source, cart_id, authorization, "cartId").await? {
         Ok(cart) => cart,
         Err(refusal) => return Ok(Err(refusal)),
     };

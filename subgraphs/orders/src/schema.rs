@@ -10,14 +10,13 @@ use kit::db::Db;
 use kit::error::{ApiError, UserError};
 use events::{Bus, Outbox, Trace};
 use kit::domain::{Address, CountryCode, Email, IdempotencyKey, Quantity, Sku, us_state};
-use kit::graph::GraphClient;
 use kit::money::{Money, MoneyInput};
 use kit::page::{PageInfo, PageRequest};
 use kit::server::ForwardedAuthorization;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::fulfilment::{self, OrderRequest, RefundRequest, Shipment};
-use crate::order::{self, Changed, Loaders, OrderRow, OrderStatus, PlaceOrder, Placed, find_order, status_announced_by};
+use crate::order::{self, CartSource, Changed, Loaders, OrderRow, OrderStatus, PlaceOrder, Placed, find_order, status_announced_by};
 use crate::pricing::{Destination, Quote, ShippingOption};
 use crate::payment::PaymentGateway;
 
@@ -380,7 +379,7 @@ impl Query {
         let destination = Destination { country: country.as_str(), region: region.as_deref() };
         let quoted = order::quote_cart(
             ctx.data_unchecked::<Db>(),
-            ctx.data_unchecked::<GraphClient>(),
+            ctx.data_unchecked::<CartSource>(),
             &cart_id,
             ctx.data_unchecked::<ForwardedAuthorization>().0.as_deref(),
             destination,
@@ -702,7 +701,7 @@ impl Mutation {
         };
         let placed = order::place_order(
             ctx.data_unchecked::<Db>(),
-            ctx.data_unchecked::<GraphClient>(),
+            ctx.data_unchecked::<CartSource>(),
             ctx.data_unchecked::<Outbox>(),
             &request,
         )

@@ -30,7 +30,7 @@ async fn schema_with_one_order() -> (orders::OrdersSchema, RequestData) {
         .unwrap();
     let bus = Bus::connect(&BusConfig::InProcess).await.unwrap();
     let checkout = orders::Checkout {
-        graph: GraphClient::new("http://127.0.0.1:9/unused", None),
+        carts: orders::CartSource { cart: GraphClient::new("http://127.0.0.1:9/unused", None), products: GraphClient::new("http://127.0.0.1:9/unused", None) },
         outbox: Outbox::new(db.clone(), bus.clone(), kit::work::Retry::default()),
         gateway: Arc::new(orders::SandboxGateway::new(db.clone(), Duration::ZERO)),
         bus,
