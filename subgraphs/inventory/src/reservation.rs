@@ -79,12 +79,12 @@ impl Move {
         self != Move::Commit
     }
 
-    /// The change to one line's sku, `$1` being its quantity.
-    fn stock_change(self) -> &'static str {
+    /// What it does to a line's stock level, `quantity` being the line's quantity.
+    fn stock_change(self, quantity: &str) -> String {
         match self {
-            Move::Commit => "UPDATE stock_levels SET on_hand = on_hand - $1, reserved = reserved - $1, updated_at = $2 WHERE sku = $3",
-            Move::Release => "UPDATE stock_levels SET reserved = reserved - $1, updated_at = $2 WHERE sku = $3",
-            Move::Restore => "UPDATE stock_levels SET on_hand = on_hand + $1, updated_at = $2 WHERE sku = $3",
+            Move::Commit => format!("on_hand = on_hand - {quantity}, reserved = reserved - {quantity}"),
+            Move::Release => format!("reserved = reserved - {quantity}"),
+            Move::Restore => format!("on_hand = on_hand + {quantity}"),
         }
     }
 }
@@ -99,9 +99,6 @@ async fn transition(tx: &mut AnyConnection, order_id: &str, step: Move, trace: &
         tracing::info!(%order_id, ?step, from = step.from().as_str(), "reservation not in the move's from-state; nothing changed");
         return Ok(false);
     };
-    for (sku, quantity) in &lines {
-        sqlx::query(step.stock_change()).bind(quantity).bind(now()).bind(sku).execute(&mut *tx).await?;
-    }
     if step.changes_availability() {
         let skus: Vec<&str> = lines.iter().map(|(sku, _)| sku.as_str()).collect();
         record_stock_levels(tx, &skus, trace).await?;
@@ -111,16 +108,20 @@ async fn transition(tx: &mut AnyConnection, order_id: &str, step: Move, trace: &
 
 const MOVE: &str = "UPDATE reservations SET status = $1, updated_at = $2 WHERE order_id = $3 AND status = $4";
 
-/// Moves the order's reservation as `step` says and answers its lines, by
-/// sku; None when the reservation was not in the step's from-state. On
-/// PostgreSQL the move and the read are one statement.
+/// Moves the order's reservation as `step` says, changes the stock of its
+/// lines, and answers the lines, by sku; None (and nothing changed) when
+/// the reservation was not in the step's from-state. On PostgreSQL the
+/// move, the stock changes and the read are one statement.
 async fn moved_lines(tx: &mut AnyConnection, order_id: &str, step: Move) -> Result<Option<Vec<(String, i64)>>, sqlx::Error> {
     let args = [step.to().as_str(), now().as_str(), order_id, step.from().as_str()].map(|value| Arg::Text(value.to_string()));
     if is_postgres(tx) {
         // A row per line; one row of nulls for a moved reservation without lines; none when nothing moved.
         let sql = format!(
-            "WITH moved AS ({MOVE} RETURNING order_id) \
-             SELECT l.sku, l.quantity FROM moved LEFT JOIN reservation_lines l ON l.order_id = moved.order_id ORDER BY l.sku"
+            "WITH moved AS ({MOVE} RETURNING order_id), \
+             lines AS (SELECT l.sku, l.quantity FROM moved JOIN reservation_lines l ON l.order_id = moved.order_id), \
+             stocked AS (UPDATE stock_levels SET {}, updated_at = $2 FROM lines WHERE stock_levels.sku = lines.sku) \
+             SELECT l.sku, l.quantity FROM moved LEFT JOIN reservation_lines l ON l.order_id = moved.order_id ORDER BY l.sku",
+            step.stock_change("lines.quantity")
         );
         let rows: Vec<(Option<String>, Option<i64>)> = query_as_with(&sql, &args).fetch_all(&mut *tx).await?;
         return Ok((!rows.is_empty()).then(|| rows.into_iter().filter_map(|(sku, quantity)| Some((sku?, quantity?))).collect()));
@@ -128,7 +129,12 @@ async fn moved_lines(tx: &mut AnyConnection, order_id: &str, step: Move) -> Resu
     if query_with(MOVE, &args).execute(&mut *tx).await?.rows_affected() == 0 {
         return Ok(None);
     }
-    let lines = sqlx::query_as("SELECT sku, quantity FROM reservation_lines WHERE order_id = $1 ORDER BY sku").bind(order_id).fetch_all(&mut *tx).await?;
+    let lines: Vec<(String, i64)> =
+        sqlx::query_as("SELECT sku, quantity FROM reservation_lines WHERE order_id = $1 ORDER BY sku").bind(order_id).fetch_all(&mut *tx).await?;
+    let change = format!("UPDATE stock_levels SET {}, updated_at = $2 WHERE sku = $3", step.stock_change("$1"));
+    for (sku, quantity) in &lines {
+        sqlx::query(&change).bind(quantity).bind(now()).bind(sku).execute(&mut *tx).await?;
+    }
     Ok(Some(lines))
 }
 
