@@ -49,10 +49,16 @@ impl Subgraph {
         4001 + Subgraph::ALL.iter().position(|s| *s == self).expect("listed") as u16
     }
 
-    /// Where it answers when another process serves it: `{NAME}_URL` (as
+    /// The variable that says where it answers when another process serves
+    /// it: `{NAME}_URL`, e.g. CART_URL.
+    pub fn url_variable(self) -> String {
+        format!("{}_URL", self.name().to_uppercase())
+    }
+
+    /// Where it answers when another process serves it: `url_variable` (as
     /// the router is told), else its dev port on loopback.
     pub fn url_from_env(self) -> String {
-        std::env::var(format!("{}_URL", self.name().to_uppercase())).unwrap_or_else(|_| format!("http://127.0.0.1:{}/graphql", self.default_port()))
+        std::env::var(self.url_variable()).unwrap_or_else(|_| format!("http://127.0.0.1:{}/graphql", self.default_port()))
     }
 
     /// Every subgraph's name and `url_from_env`.

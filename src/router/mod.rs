@@ -61,7 +61,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
 pub fn run_standalone(config_dir: &Path, metrics_address: &str) -> anyhow::Result<()> {
     let mut subgraph_urls = Vec::new();
     for subgraph in crate::subgraphs::Subgraph::ALL {
-        let variable = format!("{}_URL", subgraph.name().to_uppercase());
+        let variable = subgraph.url_variable();
         let url = std::env::var(&variable)
             .with_context(|| format!("{variable} is not set: the router needs the {} subgraph's GraphQL URL", subgraph.name()))?;
         subgraph_urls.push((subgraph.name().to_string(), url));
